@@ -1,0 +1,50 @@
+# The README's two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export HELPLINE_DEMO ?= true
+
+.PHONY: run test check lint typecheck pytest catalogs catalogs-check migration clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+## run: install, migrate, load the demo, and serve on http://localhost:8000
+run: $(VENV)/.installed
+	$(BIN)/helpline db upgrade
+	$(BIN)/helpline serve --host $(HOST) --port $(PORT)
+
+## test: install with the dev extras, then lint, type-check and run every test
+test: $(VENV)/.installed-dev check pytest
+
+check: $(VENV)/.installed-dev lint typecheck
+
+lint:
+	$(BIN)/ruff check bot tests bench
+	$(BIN)/ruff format --check bot tests bench
+
+typecheck:
+	$(BIN)/mypy
+
+pytest: $(VENV)/.installed-dev
+	$(BIN)/pytest
+
+## migration: regenerate the initial migration from bot/models.py (before the first release only)
+migration: $(VENV)/.installed-dev
+	rm -f bot/migrations/versions/0001_initial_schema.py /tmp/helpline-migration.db
+	$(BIN)/python -c "from alembic import command; from bot.db import alembic_config; command.revision(alembic_config('sqlite:////tmp/helpline-migration.db'), message='initial schema', autogenerate=True, rev_id='0001')"
+	rm -f /tmp/helpline-migration.db
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

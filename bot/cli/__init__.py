@@ -1,0 +1,25 @@
+"""The ``helpline`` command.
+
+Each group of commands lives in its own module here and is registered below with
+one line; a command is a thin layer over a function in the package.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from bot.cli import db, serve
+
+app = typer.Typer(
+    help="helpline: a multilingual chatbot service for a refugee information line.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db.app, name="db")
+app.command("serve")(serve.serve)
+
+
+def main() -> None:
+    app()

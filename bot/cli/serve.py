@@ -1,0 +1,24 @@
+"""``helpline serve``: the web service."""
+
+from __future__ import annotations
+
+import typer
+import uvicorn
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(1, help="Worker processes."),
+) -> None:
+    """Serve the webhooks, the staff console and the web chat (uvicorn)."""
+    uvicorn.run(
+        "bot.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        forwarded_allow_ips="*",
+        access_log=False,
+    )

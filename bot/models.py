@@ -1,0 +1,221 @@
+"""The tables.
+
+Times are aware UTC everywhere (``utcnow()``); SQLModel's ``UTCDateTime`` refuses a
+naive datetime, so a local time can never slip in. Enumerations are plain strings
+(the classes below name the allowed values) so that a new channel or state needs no
+database migration.
+
+Personal data lives in two places only: ``Contact`` (the encrypted channel
+address) and ``Message`` (text and media references). ``ContactRecord`` rows are
+anonymous by construction and survive retention and erasure.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Channel(StrEnum):
+    whatsapp = "whatsapp"
+    telegram = "telegram"
+    webchat = "webchat"
+    # Logged by staff in the console:
+    phone = "phone"
+    email = "email"
+    qa_session = "qa_session"
+
+
+class Owner(StrEnum):
+    """Who holds a conversation. Exactly one at a time."""
+
+    bot = "bot"
+    queue = "queue"
+    staff = "staff"
+    closed = "closed"
+
+
+class Direction(StrEnum):
+    inbound = "in"
+    outbound = "out"
+    note = "note"  # internal staff note, never sent
+
+
+class Sender(StrEnum):
+    user = "user"
+    bot = "bot"
+    staff = "staff"
+
+
+class MessageStatus(StrEnum):
+    received = "received"  # inbound, stored
+    queued = "queued"  # outbound, waiting in the outbox
+    sending = "sending"  # claimed by an outbox worker
+    sent = "sent"  # accepted by the provider
+    delivered = "delivered"
+    read = "read"
+    failed = "failed"  # permanent failure, shown to staff
+    held = "held"  # waiting for the person to reopen the WhatsApp 24-hour window
+
+
+class Role(StrEnum):
+    staff = "staff"
+    admin = "admin"
+
+
+class HandledBy(StrEnum):
+    bot = "bot"
+    staff = "staff"
+
+
+class Contact(SQLModel, table=True):
+    """A pseudonymous person on one channel."""
+
+    __table_args__ = (UniqueConstraint("channel", "address_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=20)
+    address_hash: str = Field(max_length=64, description="keyed hash of the channel address")
+    address_enc: str = Field(description="channel address, encrypted with the data key")
+    language: str | None = Field(default=None, max_length=8)
+    language_chosen: bool = False
+    consent_at: datetime | None = None
+    flow: str | None = Field(default=None, max_length=64)
+    flow_step: str | None = Field(default=None, max_length=64)
+    flow_data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    last_inbound_at: datetime | None = None
+    blocked: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class StaffUser(SQLModel, table=True):
+    __tablename__ = "staff_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True)
+    name: str = Field(default="", max_length=120)
+    password_hash: str
+    role: str = Field(default=Role.staff, max_length=10)
+    locale: str = Field(default="nl", max_length=8)
+    active: bool = True
+    failed_logins: int = 0
+    locked_until: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    last_login_at: datetime | None = None
+
+
+class Conversation(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_conversation_queue", "owner", "urgent", "queued_at"),
+        Index("ix_conversation_contact_owner", "contact_id", "owner"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", ondelete="CASCADE")
+    channel: str = Field(max_length=20)
+    language: str | None = Field(default=None, max_length=8)
+    owner: str = Field(default=Owner.bot, max_length=10)
+    assignee_id: int | None = Field(default=None, foreign_key="staff_user.id", ondelete="SET NULL")
+    urgent: bool = False
+    topic: str | None = Field(default=None, max_length=64)
+    outcome: str | None = Field(default=None, max_length=32)
+    handoff_reason: str | None = Field(default=None, max_length=32)
+    opened_at: datetime = Field(default_factory=utcnow)
+    queued_at: datetime | None = None
+    claimed_at: datetime | None = None
+    first_response_at: datetime | None = None
+    closed_at: datetime | None = None
+    last_message_at: datetime = Field(default_factory=utcnow)
+    after_hours_notice_at: datetime | None = None
+    purged_at: datetime | None = Field(
+        default=None, description="message texts deleted by retention"
+    )
+
+
+class Message(SQLModel, table=True):
+    """One message in a conversation; outbound rows are also the outbox."""
+
+    __table_args__ = (
+        UniqueConstraint("channel", "provider_message_id"),
+        Index("ix_message_outbox", "status", "next_attempt_at"),
+        Index("ix_message_conversation", "conversation_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversation.id", ondelete="CASCADE")
+    channel: str = Field(max_length=20)
+    direction: str = Field(max_length=4)
+    sender: str = Field(max_length=8)
+    staff_id: int | None = Field(default=None, foreign_key="staff_user.id", ondelete="SET NULL")
+    text: str | None = None
+    media_type: str | None = Field(default=None, max_length=64)
+    media_ref: str | None = Field(default=None, description="provider URL or file id, for staff")
+    buttons: list[dict[str, str]] | None = Field(default=None, sa_column=Column(JSON))
+    template_sid: str | None = Field(default=None, max_length=64)
+    topic: str | None = Field(default=None, max_length=64)
+    score: float | None = None
+    language: str | None = Field(default=None, max_length=8)
+    provider_message_id: str | None = Field(default=None, max_length=128)
+    status: str = Field(default=MessageStatus.received, max_length=10)
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+
+
+class ContactRecord(SQLModel, table=True):
+    """One contact, for the statistics. Holds no personal data."""
+
+    __tablename__ = "contact_record"
+    __table_args__ = (Index("ix_contact_record_started", "started_at", "channel"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=20)
+    language: str | None = Field(default=None, max_length=8)
+    topic: str | None = Field(default=None, max_length=64)
+    handled_by: str = Field(default=HandledBy.bot, max_length=8)
+    urgent: bool = False
+    started_at: datetime = Field(default_factory=utcnow)
+    first_response_at: datetime | None = None
+    closed_at: datetime | None = None
+    minutes: int | None = None
+    participants: int | None = None
+    place: str | None = Field(default=None, max_length=120)
+    conversation_id: int | None = Field(
+        default=None, foreign_key="conversation.id", ondelete="SET NULL", unique=True
+    )
+    staff_id: int | None = Field(default=None, foreign_key="staff_user.id", ondelete="SET NULL")
+    source: str = Field(default="live", max_length=10, description="live, console or import")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditEntry(SQLModel, table=True):
+    """A staff action that admins can review: login, claim, reply, reveal, export, erase."""
+
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    staff_id: int | None = Field(default=None, foreign_key="staff_user.id", ondelete="SET NULL")
+    action: str = Field(max_length=32)
+    target: str | None = Field(default=None, max_length=64)
+    detail: str | None = Field(default=None, max_length=500)
+
+
+class JobRun(SQLModel, table=True):
+    """When a scheduled job last ran, so that several instances run it once."""
+
+    __tablename__ = "job_run"
+
+    name: str = Field(primary_key=True, max_length=64)
+    last_run_at: datetime | None = None
+    locked_until: datetime | None = None
