@@ -10,7 +10,9 @@ from bot.models import Contact
 from bot.privacy import address_hash, encrypt_address
 
 
-def find_contact(session: Session, settings: Settings, channel: str, address: str) -> Contact | None:
+def find_contact(
+    session: Session, settings: Settings, channel: str, address: str
+) -> Contact | None:
     digest = address_hash(settings, channel, address)
     return session.exec(
         select(Contact).where(Contact.channel == channel, Contact.address_hash == digest)
