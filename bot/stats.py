@@ -19,7 +19,9 @@ def sync_record(session: Session, conversation: Conversation) -> ContactRecord:
         select(ContactRecord).where(ContactRecord.conversation_id == conversation.id)
     ).first()
     if record is None:
-        record = ContactRecord(conversation_id=conversation.id, source="live")
+        record = ContactRecord(
+            conversation_id=conversation.id, channel=conversation.channel, source="live"
+        )
     record.channel = conversation.channel
     record.language = conversation.language
     record.topic = conversation.topic
