@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import db, serve
+from bot.cli import db, kb, serve
 
 app = typer.Typer(
     help="helpline: a multilingual chatbot service for a refugee information line.",
@@ -18,6 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db.app, name="db")
+app.add_typer(kb.app, name="kb")
 app.command("serve")(serve.serve)
 
 

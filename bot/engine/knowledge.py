@@ -1,0 +1,340 @@
+"""The curated knowledge base: one YAML file per topic in ``knowledge/``.
+
+``load_knowledge`` reads it strictly enough that the bot never runs on a broken file
+(schema errors raise ``KnowledgeError``) and leniently enough that it runs while a
+translation is still missing (``KnowledgeBase.answer`` falls back to English).
+``validate`` is the editor's check: everything ``load_knowledge`` refuses, plus the
+content rules of ``knowledge/README.md`` (all six languages, enough examples, no
+example under two topics, every shared topic id present) and overdue reviews.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from bot.config import LANGUAGES
+from bot.engine.text import normalize
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+__all__ = ["LANGUAGES", "Answer", "KnowledgeBase", "KnowledgeError", "Topic", "load_knowledge"]
+
+KINDS = ("faq", "meta", "urgent")
+FALLBACK_LANGUAGE = "en"
+MIN_EXAMPLES = 8
+MAX_TITLE = 40
+TOPIC_KEYS = frozenset(
+    {"id", "kind", "owner", "reviewed_on", "review_every", "sources", "related", "languages"}
+)
+ANSWER_KEYS = frozenset({"title", "answer", "examples"})
+
+
+class KnowledgeError(Exception):
+    """The knowledge base cannot be loaded; ``errors`` lists every problem found."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Answer:
+    title: str
+    answer: str
+    examples: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: str
+    kind: str
+    answers: dict[str, Answer]
+    related: tuple[str, ...]
+    sources: tuple[dict, ...]
+    owner: str
+    reviewed_on: dt.date
+    review_every: int
+
+    def review_due(self) -> dt.date:
+        return self.reviewed_on + dt.timedelta(days=self.review_every)
+
+
+@dataclass
+class KnowledgeBase:
+    topics: dict[str, Topic] = field(default_factory=dict)
+    path: Path | None = None
+
+    def answer(self, topic_id: str, lang: str) -> Answer:
+        """The topic's answer in ``lang``, else in English, else in any language."""
+        answers = self.topics[topic_id].answers
+        for code in (lang, FALLBACK_LANGUAGE, *LANGUAGES):
+            if code in answers:
+                return answers[code]
+        raise KeyError(f"topic {topic_id} has no answer in any language")
+
+
+# --- parsing -----------------------------------------------------------------------
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) else None
+
+
+def _parse_answer(raw: Any, where: str, errors: list[str]) -> Answer | None:
+    if not isinstance(raw, dict):
+        errors.append(f"{where}: must be a mapping with title, answer and examples")
+        return None
+    for key in sorted(set(raw) - ANSWER_KEYS):
+        errors.append(f"{where}: unknown key {key!r}")
+    title, answer = _text(raw.get("title", "")), _text(raw.get("answer", ""))
+    if title is None:
+        errors.append(f"{where}.title: must be text")
+    if answer is None:
+        errors.append(f"{where}.answer: must be text")
+    examples = raw.get("examples", [])
+    if not isinstance(examples, list) or not all(isinstance(e, str) for e in examples):
+        errors.append(f"{where}.examples: must be a list of texts")
+        examples = []
+    if title is None or answer is None:
+        return None
+    return Answer(title, answer, tuple(e.strip() for e in examples if e.strip()))
+
+
+def _parse_date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def parse_topic(raw: Any, where: str) -> tuple[Topic | None, list[str]]:
+    """One topic from its parsed YAML, and the schema errors found in it."""
+    errors: list[str] = []
+    if not isinstance(raw, dict):
+        return None, [f"{where}: must be a mapping (id, kind, languages, ...)"]
+    for key in sorted(set(raw) - TOPIC_KEYS):
+        errors.append(f"{where}: unknown key {key!r}")
+    topic_id = raw.get("id")
+    if not isinstance(topic_id, str) or not topic_id.strip():
+        errors.append(f"{where}: 'id' is missing")
+        topic_id = ""
+    kind = raw.get("kind")
+    if kind not in KINDS:
+        errors.append(f"{where}: 'kind' must be one of {', '.join(KINDS)}, not {kind!r}")
+    owner = raw.get("owner")
+    if not isinstance(owner, str) or not owner.strip():
+        errors.append(f"{where}: 'owner' is missing")
+        owner = ""
+    reviewed_on = _parse_date(raw.get("reviewed_on"))
+    if reviewed_on is None:
+        errors.append(f"{where}: 'reviewed_on' must be a date (YYYY-MM-DD)")
+    review_every = raw.get("review_every")
+    if isinstance(review_every, bool) or not isinstance(review_every, int) or review_every < 1:
+        errors.append(f"{where}: 'review_every' must be a number of days")
+        review_every = 0
+
+    sources = raw.get("sources", [])
+    if not isinstance(sources, list) or not all(
+        isinstance(s, dict) and isinstance(s.get("url"), str) for s in sources
+    ):
+        errors.append(f"{where}: 'sources' must be a list of {{title, url}}")
+        sources = []
+    related = raw.get("related") or []
+    if not isinstance(related, list) or not all(isinstance(r, str) for r in related):
+        errors.append(f"{where}: 'related' must be a list of topic ids")
+        related = []
+
+    answers: dict[str, Answer] = {}
+    languages = raw.get("languages")
+    if not isinstance(languages, dict):
+        errors.append(f"{where}: 'languages' must map language codes to answers")
+        languages = {}
+    for lang, raw_answer in languages.items():
+        if lang not in LANGUAGES:
+            errors.append(f"{where}: unknown language {lang!r} (use {' '.join(LANGUAGES)})")
+            continue
+        answer = _parse_answer(raw_answer, f"{where}: languages.{lang}", errors)
+        if answer is not None:
+            answers[lang] = answer
+
+    if errors:
+        return None, errors
+    assert reviewed_on is not None and isinstance(kind, str)
+    topic = Topic(
+        id=topic_id.strip(),
+        kind=kind,
+        answers=answers,
+        related=tuple(related),
+        sources=tuple(sources),
+        owner=owner.strip(),
+        reviewed_on=reviewed_on,
+        review_every=review_every,
+    )
+    return topic, []
+
+
+def _read(path: Path) -> tuple[dict[str, Topic], list[str]]:
+    topics: dict[str, Topic] = {}
+    errors: list[str] = []
+    if not path.is_dir():
+        return topics, [f"{path}: not a directory"]
+    for file in sorted(path.glob("*.yaml")):
+        try:
+            raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            errors.append(f"{file.name}: not valid YAML: {exc}")
+            continue
+        topic, found = parse_topic(raw, file.name)
+        errors.extend(found)
+        if topic is None:
+            continue
+        if topic.id != file.stem:
+            errors.append(f"{file.name}: id {topic.id!r} differs from the file name")
+        if topic.id in topics:
+            errors.append(f"{file.name}: topic {topic.id!r} is defined twice")
+            continue
+        topics[topic.id] = topic
+    return topics, errors
+
+
+def load_knowledge(path: Path) -> KnowledgeBase:
+    """Every topic in ``path``; raises ``KnowledgeError`` on any schema error."""
+    topics, errors = _read(path)
+    if errors:
+        raise KnowledgeError(errors)
+    return KnowledgeBase(topics=topics, path=path)
+
+
+@lru_cache(maxsize=8)
+def _cached_knowledge(path: Path) -> KnowledgeBase:
+    return load_knowledge(path)
+
+
+def get_knowledge(settings: Settings) -> KnowledgeBase:
+    """The knowledge base of ``settings.knowledge_dir``, loaded once per directory."""
+    assert settings.knowledge_dir is not None
+    return _cached_knowledge(Path(settings.knowledge_dir).resolve())
+
+
+# --- the editor's checks -------------------------------------------------------------
+
+
+def shared_topics_file(path: Path) -> Path:
+    """``topics.yaml`` of the shared contract: ``../shared/kb/`` beside the checkout."""
+    return path.resolve().parent.parent / "shared" / "kb" / "topics.yaml"
+
+
+def read_shared_topics(file: Path) -> dict[str, str]:
+    """The shared contract's topic ids and their kinds."""
+    raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    return {
+        str(entry["id"]): str(entry.get("kind", ""))
+        for entry in raw.get("topics", [])
+        if isinstance(entry, dict) and "id" in entry
+    }
+
+
+def validate(
+    path: Path, *, today: dt.date | None = None, shared_topics: Path | None = None
+) -> tuple[list[str], list[str]]:
+    """``(errors, warnings)`` for the knowledge base in ``path``.
+
+    ``shared_topics`` defaults to ``<path>/../../shared/kb/topics.yaml``; when that
+    file is absent, the check that every shared id exists is skipped with a warning.
+    """
+    today = today or dt.date.today()
+    topics, errors = _read(path)
+    warnings: list[str] = []
+
+    seen_examples: dict[str, str] = {}
+    for topic in topics.values():
+        for lang in LANGUAGES:
+            answer = topic.answers.get(lang)
+            if answer is None:
+                errors.append(f"{topic.id}: no answer in {lang}")
+                continue
+            if not answer.title:
+                errors.append(f"{topic.id}.{lang}: empty title")
+            elif len(answer.title) > MAX_TITLE:
+                warnings.append(
+                    f"{topic.id}.{lang}: title longer than {MAX_TITLE} characters "
+                    "(it is shown on a button)"
+                )
+            if not answer.answer:
+                errors.append(f"{topic.id}.{lang}: empty answer")
+            if len(answer.examples) < MIN_EXAMPLES:
+                errors.append(
+                    f"{topic.id}.{lang}: {len(answer.examples)} examples, "
+                    f"at least {MIN_EXAMPLES} needed"
+                )
+        for lang, answer in topic.answers.items():
+            for example in answer.examples:
+                key = normalize(example)
+                owner = seen_examples.setdefault(key, topic.id)
+                if owner != topic.id:
+                    errors.append(f"{topic.id}.{lang}: example {example!r} is also under {owner}")
+        for related in topic.related:
+            if related not in topics:
+                errors.append(f"{topic.id}: related topic {related!r} does not exist")
+        if topic.review_due() < today:
+            warnings.append(
+                f"{topic.id}: review overdue since {topic.review_due().isoformat()} "
+                f"(reviewed on {topic.reviewed_on.isoformat()})"
+            )
+
+    shared = shared_topics or shared_topics_file(path)
+    if shared.is_file():
+        for topic_id, kind in read_shared_topics(shared).items():
+            if topic_id not in topics:
+                errors.append(f"{topic_id}: missing (required by {shared})")
+            elif kind and topics[topic_id].kind != kind:
+                errors.append(
+                    f"{topic_id}: kind {topics[topic_id].kind!r}, the shared contract says {kind!r}"
+                )
+    else:
+        warnings.append(f"{shared} not found: not checking that every shared topic exists")
+    return errors, warnings
+
+
+def coverage(
+    path: Path, *, today: dt.date | None = None
+) -> tuple[list[str], dict[str, dict[str, str]]]:
+    """Per topic and language one state: ok, missing, overdue or few examples.
+
+    Returns the topic ids (the shared contract's first, then the others) and the
+    table. A topic the shared contract names but ``path`` lacks is missing everywhere.
+    """
+    today = today or dt.date.today()
+    topics, _ = _read(path)
+    shared = shared_topics_file(path)
+    ids = list(read_shared_topics(shared)) if shared.is_file() else []
+    ids += sorted(set(topics) - set(ids))
+    table: dict[str, dict[str, str]] = {}
+    for topic_id in ids:
+        topic = topics.get(topic_id)
+        row: dict[str, str] = {}
+        for lang in LANGUAGES:
+            answer = topic.answers.get(lang) if topic else None
+            if topic is None or answer is None or not answer.answer or not answer.title:
+                row[lang] = "missing"
+            elif len(answer.examples) < MIN_EXAMPLES:
+                row[lang] = "few examples"
+            elif topic.review_due() < today:
+                row[lang] = "overdue"
+            else:
+                row[lang] = "ok"
+        table[topic_id] = row
+    return ids, table
