@@ -20,6 +20,8 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(kb.app, name="kb")
 app.command("serve")(serve.serve)
+app.add_typer(privacy.retention_app, name="retention")
+app.add_typer(privacy.contact_app, name="contact")
 
 
 def main() -> None:
