@@ -1,0 +1,221 @@
+"""The human queue: who owns a conversation, and the moves between owners.
+
+A conversation has exactly one owner: the bot, the queue, one staff member, or
+nobody (closed). Every move that staff make is a single conditional ``UPDATE ...
+WHERE owner = ...``, so that two people clicking at the same moment cannot both win:
+on PostgreSQL the second UPDATE waits for the first one's row lock and then finds
+the condition false; SQLite serialises writers. The caller commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import case, update
+from sqlmodel import Session, col, select
+
+from bot import stats
+from bot.hours import OpeningHours
+from bot.models import Conversation, Owner, StaffUser
+
+
+class Outcome(StrEnum):
+    """How staff closed a conversation."""
+
+    answered = "answered"
+    referred = "referred"
+    no_reply = "no_reply"
+    out_of_scope = "out_of_scope"
+    abusive = "abusive"
+
+
+@dataclass(frozen=True)
+class HandoffResult:
+    open_now: bool  # staff are working now
+    next_opening: datetime | None  # when they are back, if closed
+    notify_after_hours: bool  # True only the first time per conversation outside hours
+
+
+class HandoffError(ValueError):
+    """A move that makes no sense (unknown outcome, inactive colleague, ...)."""
+
+
+def request_handoff(
+    session: Session,
+    conversation: Conversation,
+    *,
+    reason: str,
+    urgent: bool,
+    hours: OpeningHours,
+    now: datetime,
+) -> HandoffResult:
+    """Put the conversation in the queue (idempotent) and say when staff will answer.
+
+    A conversation already waiting or with a staff member stays where it is, but a
+    request can make it urgent (never the other way round).
+    """
+    if conversation.owner in (Owner.bot, Owner.closed):
+        conversation.owner = Owner.queue
+        conversation.queued_at = now
+        conversation.assignee_id = None
+        conversation.closed_at = None
+        conversation.handoff_reason = reason[:32]
+    elif conversation.queued_at is None:
+        conversation.queued_at = now
+    if urgent and not conversation.urgent:
+        conversation.urgent = True
+        conversation.handoff_reason = reason[:32]
+    conversation.handoff_reason = conversation.handoff_reason or reason[:32]
+
+    open_now = hours.is_open(now)
+    notify = False
+    if not open_now and conversation.after_hours_notice_at is None:
+        conversation.after_hours_notice_at = now
+        notify = True
+    session.add(conversation)
+    stats.sync_record(session, conversation)
+    return HandoffResult(
+        open_now=open_now,
+        next_opening=None if open_now else hours.next_opening(now),
+        notify_after_hours=notify,
+    )
+
+
+def _move(
+    session: Session, conversation_id: int, where: list[Any], **values: Any
+) -> Conversation | None:
+    """One conditional UPDATE; the conversation when it matched, else None."""
+    result = session.execute(
+        update(Conversation)
+        .where(col(Conversation.id) == conversation_id, *where)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    conversation = session.get(Conversation, conversation_id, populate_existing=True)
+    assert conversation is not None
+    stats.sync_record(session, conversation)
+    return conversation
+
+
+def _held_by(staff_id: int) -> list[Any]:
+    return [col(Conversation.owner) == Owner.staff, col(Conversation.assignee_id) == staff_id]
+
+
+def claim(
+    session: Session, conversation_id: int, staff_id: int, now: datetime
+) -> Conversation | None:
+    """Take a waiting conversation. None if someone else was faster (or it is not waiting)."""
+    return _move(
+        session,
+        conversation_id,
+        [col(Conversation.owner) == Owner.queue],
+        owner=Owner.staff,
+        assignee_id=staff_id,
+        claimed_at=now,
+    )
+
+
+def claim_next(session: Session, staff_id: int, now: datetime) -> Conversation | None:
+    """Take the conversation at the top of the queue, skipping ones being claimed."""
+    for _ in range(5):
+        query = (
+            select(Conversation.id)
+            .where(col(Conversation.owner) == Owner.queue)
+            .order_by(*queue_order())
+            .limit(1)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        conversation_id = session.exec(query).first()
+        if conversation_id is None:
+            return None
+        claimed = claim(session, conversation_id, staff_id, now)
+        if claimed is not None:
+            return claimed
+    return None
+
+
+def release(
+    session: Session, conversation_id: int, staff_id: int, now: datetime, *, as_admin: bool = False
+) -> Conversation | None:
+    """Give the conversation back to the queue; it keeps its place (waiting time)."""
+    where = [col(Conversation.owner) == Owner.staff] if as_admin else _held_by(staff_id)
+    return _move(session, conversation_id, where, owner=Owner.queue, assignee_id=None)
+
+
+def transfer(
+    session: Session,
+    conversation_id: int,
+    staff_id: int,
+    to_staff_id: int,
+    now: datetime,
+    *,
+    as_admin: bool = False,
+) -> Conversation | None:
+    """Hand a conversation you hold to a colleague."""
+    colleague = session.get(StaffUser, to_staff_id)
+    if colleague is None or not colleague.active:
+        raise HandoffError("no active colleague with that id")
+    where = [col(Conversation.owner) == Owner.staff] if as_admin else _held_by(staff_id)
+    return _move(session, conversation_id, where, assignee_id=to_staff_id, claimed_at=now)
+
+
+def close(
+    session: Session,
+    conversation_id: int,
+    staff_id: int,
+    topic: str,
+    outcome: str,
+    now: datetime,
+    *,
+    as_admin: bool = False,
+) -> Conversation | None:
+    """Close a conversation you hold, with the topic it was about and how it ended."""
+    if outcome not in Outcome.__members__:
+        raise HandoffError(f"unknown outcome {outcome!r}")
+    if not topic or len(topic) > 64:
+        raise HandoffError("a conversation is closed with a topic")
+    where = [col(Conversation.owner) == Owner.staff] if as_admin else _held_by(staff_id)
+    return _move(
+        session,
+        conversation_id,
+        where,
+        owner=Owner.closed,
+        topic=topic,
+        outcome=outcome,
+        closed_at=now,
+    )
+
+
+def record_staff_reply(session: Session, conversation: Conversation, now: datetime) -> None:
+    """Note the first staff answer (for the statistics' response time)."""
+    if conversation.first_response_at is None:
+        conversation.first_response_at = now
+    conversation.last_message_at = now
+    session.add(conversation)
+    stats.sync_record(session, conversation)
+
+
+def queue_order() -> list[Any]:
+    """Urgent first, then whoever has waited longest."""
+    return [
+        case((col(Conversation.urgent), 0), else_=1),
+        col(Conversation.queued_at).asc(),
+        col(Conversation.id).asc(),
+    ]
+
+
+def waiting(session: Session) -> list[Conversation]:
+    """The queue, in the order staff should take it."""
+    return list(
+        session.exec(
+            select(Conversation)
+            .where(col(Conversation.owner) == Owner.queue)
+            .order_by(*queue_order())
+        ).all()
+    )
