@@ -8,12 +8,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from bot import __version__, db, health
+from bot import __version__, db, health, observability
 from bot.config import Settings, get_settings
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     settings = settings or get_settings()
+    if settings.env != "test":
+        observability.configure_logging(settings.log_level)
     engine = engine or db.make_engine(settings.database_url)
 
     @asynccontextmanager
@@ -24,5 +26,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app = FastAPI(title="helpline", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = engine
+    app.add_middleware(observability.RequestContextMiddleware)
     app.include_router(health.router)
+    app.include_router(observability.router)
     return app

@@ -1,0 +1,102 @@
+"""Structured logs and Prometheus metrics.
+
+Logs are JSON lines with a request id. They never contain message text or channel
+addresses: log the ids of rows instead.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import time
+import uuid
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+INBOUND = Counter("helpline_inbound_messages_total", "Inbound messages stored", ["channel"])
+OUTBOUND = Counter("helpline_outbound_messages_total", "Outbound messages sent", ["channel"])
+OUTBOX_RETRIES = Counter("helpline_outbox_retries_total", "Transient send failures", ["channel"])
+OUTBOX_FAILURES = Counter("helpline_outbox_failures_total", "Permanent send failures", ["channel"])
+MATCHES = Counter(
+    "helpline_matcher_outcomes_total", "Matcher outcomes", ["outcome"]
+)  # answered | abstained | urgent
+NLU_FALLBACKS = Counter("helpline_nlu_fallbacks_total", "External NLU failures", ["backend"])
+QUEUE_LENGTH = Gauge("helpline_queue_length", "Conversations waiting for staff")
+QUEUE_OLDEST_WAIT = Gauge("helpline_queue_oldest_wait_seconds", "Longest current wait")
+REQUEST_LATENCY = Histogram(
+    "helpline_request_seconds", "HTTP request latency", ["method", "route", "status"]
+)
+
+router = APIRouter(tags=["observability"])
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": request_id_var.get(),
+        }
+        for key in ("event", "channel", "conversation_id", "message_id", "status", "error"):
+            if hasattr(record, key):
+                entry[key] = getattr(record, key)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+class RequestContextMiddleware:
+    """Give every request an id (or keep the proxy's) and time it (pure ASGI: cheap)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        request_id = (
+            headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex[:16]
+        )
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            REQUEST_LATENCY.labels(scope.get("method", ""), path, str(status)).observe(
+                time.perf_counter() - started
+            )
+            request_id_var.reset(token)
