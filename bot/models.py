@@ -64,6 +64,7 @@ class MessageStatus(StrEnum):
     read = "read"
     failed = "failed"  # permanent failure, shown to staff
     held = "held"  # waiting for the person to reopen the WhatsApp 24-hour window
+    handled = "handled"  # inbound, processed by the bot (or joined a staff conversation)
 
 
 class Role(StrEnum):
@@ -110,6 +111,7 @@ class StaffUser(SQLModel, table=True):
     locked_until: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     last_login_at: datetime | None = None
+    session_epoch: int = Field(default=0, description="raised on logout: ends every session")
 
 
 class Conversation(SQLModel, table=True):
@@ -159,6 +161,9 @@ class Message(SQLModel, table=True):
     media_type: str | None = Field(default=None, max_length=64)
     media_ref: str | None = Field(default=None, description="provider URL or file id, for staff")
     buttons: list[dict[str, str]] | None = Field(default=None, sa_column=Column(JSON))
+    button: str | None = Field(
+        default=None, max_length=128, description="inbound: the payload of the pressed button"
+    )
     template_sid: str | None = Field(default=None, max_length=64)
     topic: str | None = Field(default=None, max_length=64)
     score: float | None = None

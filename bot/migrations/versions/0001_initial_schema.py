@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 18:16:26.990288
+Create Date: 2026-11-26 18:22:38.576828
 """
 from collections.abc import Sequence
 
@@ -54,6 +54,7 @@ def upgrade() -> None:
     sa.Column('locked_until', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('last_login_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('session_epoch', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('email')
     )
@@ -133,6 +134,7 @@ def upgrade() -> None:
     sa.Column('media_type', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('media_ref', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('buttons', sa.JSON(), nullable=True),
+    sa.Column('button', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True),
     sa.Column('template_sid', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('topic', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('score', sa.Float(), nullable=True),
