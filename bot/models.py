@@ -188,6 +188,7 @@ class ContactRecord(SQLModel, table=True):
     language: str | None = Field(default=None, max_length=8)
     topic: str | None = Field(default=None, max_length=64)
     handled_by: str = Field(default=HandledBy.bot, max_length=8)
+    handed_off: bool = Field(default=False, description="the bot moved it to the staff queue")
     urgent: bool = False
     started_at: datetime = Field(default_factory=utcnow)
     first_response_at: datetime | None = None

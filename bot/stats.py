@@ -30,6 +30,9 @@ def sync_record(session: Session, conversation: Conversation) -> ContactRecord:
     record.first_response_at = conversation.first_response_at
     record.closed_at = conversation.closed_at
     staff_involved = conversation.claimed_at is not None or conversation.assignee_id is not None
+    # Sticky: a conversation the bot handed over stays "handed off" even if staff
+    # later give it back to the bot or close it.
+    record.handed_off = record.handed_off or staff_involved or conversation.queued_at is not None
     if staff_involved or record.handled_by == HandledBy.staff:
         record.handled_by = HandledBy.staff
         record.staff_id = conversation.assignee_id or record.staff_id

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 18:22:38.576828
+Create Date: 2026-11-26 18:23:21.880121
 """
 from collections.abc import Sequence
 
@@ -104,6 +104,7 @@ def upgrade() -> None:
     sa.Column('language', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=True),
     sa.Column('topic', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('handled_by', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('handed_off', sa.Boolean(), nullable=False),
     sa.Column('urgent', sa.Boolean(), nullable=False),
     sa.Column('started_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('first_response_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
