@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from bot import __version__, db, health, observability
+from bot import __version__, db, health, observability, webhooks, worker
 from bot.config import Settings, get_settings
 
 
@@ -20,7 +20,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with worker.running(app):
+            yield
         engine.dispose()
 
     app = FastAPI(title="helpline", version=__version__, lifespan=lifespan)
@@ -29,4 +30,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(observability.RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(observability.router)
+    app.include_router(webhooks.router)
     return app

@@ -77,6 +77,16 @@ class Settings(BaseSettings):
         description='Approved WhatsApp template Content SID per language, JSON: {"nl": "HX..."}',
     )
 
+    # Webhooks, outbox and the background worker
+    run_worker: bool = Field(default=True, description="run the job loop inside `serve`")
+    webhook_max_bytes: int = 64 * 1024
+    provider_timeout_seconds: float = 15.0
+    outbox_batch_size: int = 50
+    outbox_lease_seconds: float = 120.0
+    outbox_backoff_seconds: float = 2.0
+    outbox_backoff_max_seconds: float = 900.0
+    outbox_max_attempts: int = 40
+
     # Natural-language understanding
     nlu: Literal["builtin", "rasa"] = "builtin"
     rasa_url: str = "http://127.0.0.1:5005"

@@ -1,0 +1,284 @@
+"""WhatsApp through Twilio: signed form webhooks in, twilio's REST client out.
+
+Inbound messages arrive as form posts signed with ``X-Twilio-Signature`` (checked
+with twilio's ``RequestValidator`` against ``HELPLINE_PUBLIC_URL`` + path). Replies
+go out through the REST API from the outbox worker, never in the webhook response,
+so slow work never meets Twilio's 15-second webhook timeout.
+
+twilio's client talks HTTP through a small httpx adapter (``_HttpxClient``) so that
+timeouts are ours, the base URL comes from ``HELPLINE_TWILIO_API_URL``, and a 429's
+``Retry-After`` header reaches the outbox.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import mimetypes
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from twilio.base.exceptions import TwilioRestException
+from twilio.http import AsyncHttpClient
+from twilio.http.response import Response as TwilioResponse
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+
+from bot.channels.base import Channel, SendError
+from bot.config import Settings
+from bot.messages import Button, Inbound, Outbound
+
+KIND = "whatsapp"
+TWILIO_HOST = "https://api.twilio.com"
+MAX_TEXT = 1600  # Twilio's limit for a message body
+
+# Twilio error codes that retrying cannot fix (https://www.twilio.com/docs/api/errors).
+PERMANENT_CODES = frozenset(
+    {
+        21211,  # invalid 'To' number
+        21408,  # region not enabled
+        21610,  # the person unsubscribed (STOP)
+        21612,  # 'To' not reachable via this 'From'
+        21614,  # not a mobile number
+        63003,  # channel could not find the destination
+        63016,  # outside the 24-hour window and not a template
+        63024,  # invalid message recipient
+    }
+)
+# Status values in delivery callbacks, ranked so a late callback never moves a
+# message backwards (Twilio does not guarantee their order).
+STATUS_RANK = {"sending": 0, "sent": 1, "delivered": 2, "read": 3}
+TWILIO_STATUS = {
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "read",
+    "failed": "failed",
+    "undelivered": "failed",
+}
+
+
+# --- webhooks ---------------------------------------------------------------------
+
+
+def signature_is_valid(
+    settings: Settings, url: str, params: Mapping[str, str], signature: str
+) -> bool:
+    if not settings.twilio_auth_token or not signature:
+        return False
+    return bool(RequestValidator(settings.twilio_auth_token).validate(url, params, signature))
+
+
+def parse_inbound(form: Mapping[str, str], *, received_at: datetime) -> Inbound:
+    """An inbound message from Twilio's form; raises ``ValueError`` when malformed.
+
+    Profile names and location fields (Latitude, Longitude, Address, Label) are
+    dropped: a shared location becomes ``media_type="location"`` without coordinates.
+    """
+    sid = form.get("MessageSid", "").strip()
+    sender = form.get("From", "").strip()
+    if not sid or not sender:
+        raise ValueError("MessageSid and From are required")
+    if not sender.startswith("whatsapp:"):
+        raise ValueError("From is not a WhatsApp address")
+    text = form.get("Body") or None
+    button = form.get("ButtonPayload") or None
+    media_type = media_ref = None
+    if _int(form.get("NumMedia")) > 0 and form.get("MediaUrl0"):
+        media_ref = form["MediaUrl0"]
+        media_type = form.get("MediaContentType0") or "application/octet-stream"
+    elif form.get("Latitude") or form.get("Longitude"):
+        media_type = "location"
+        text = None  # Twilio puts nothing useful here, and an Address must not leak in
+    return Inbound(
+        channel=KIND,
+        address=sender,
+        provider_message_id=sid,
+        text=text,
+        button=button,
+        media_type=media_type,
+        media_ref=media_ref,
+        received_at=received_at,
+    )
+
+
+def parse_status(form: Mapping[str, str]) -> tuple[str, str | None, str | None]:
+    """(message sid, our status or None to ignore, error description or None)."""
+    sid = form.get("MessageSid", "").strip()
+    twilio_status = form.get("MessageStatus", "").strip().lower()
+    if not sid or not twilio_status:
+        raise ValueError("MessageSid and MessageStatus are required")
+    code = form.get("ErrorCode")
+    error = f"twilio error {code}" if code else None
+    return sid, TWILIO_STATUS.get(twilio_status), error
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0
+
+
+# --- sending --------------------------------------------------------------------
+
+
+def with_numbered_buttons(text: str, buttons: list[Button]) -> str:
+    """WhatsApp has no free-form buttons: options become numbered lines to answer with."""
+    if not buttons:
+        return text
+    lines = [f"{number} {button.title}" for number, button in enumerate(buttons, start=1)]
+    return (text.rstrip() + "\n\n" if text.strip() else "") + "\n".join(lines)
+
+
+class _RateLimited(Exception):
+    def __init__(self, retry_after: float | None) -> None:
+        super().__init__("Twilio rate limit (429)")
+        self.retry_after = retry_after
+
+
+class _HttpxClient(AsyncHttpClient):
+    """twilio's async HTTP interface on httpx, with our timeout and base URL."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(logger=logging.getLogger(__name__), is_async=True, timeout=timeout)
+        self.client = httpx.AsyncClient(timeout=timeout)
+
+    async def request(
+        self,
+        method: str,
+        uri: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> TwilioResponse:
+        response = await self.client.request(
+            method,
+            uri,
+            params=params,  # type: ignore[arg-type]
+            data=data,
+            headers=headers,
+            auth=auth,
+            timeout=timeout or self.timeout,
+            follow_redirects=allow_redirects,
+        )
+        if response.status_code == 429:
+            raise _RateLimited(retry_after_seconds(response.headers.get("Retry-After")))
+        return TwilioResponse(response.status_code, response.text, response.headers)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
+    """``Retry-After`` as seconds: a number, or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class WhatsAppChannel(Channel):
+    kind = KIND
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.api_url = settings.twilio_api_url.rstrip("/")
+        self.http = _HttpxClient(settings.provider_timeout_seconds)
+        self.client = Client(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token,
+            account_sid=settings.twilio_account_sid,
+            http_client=self.http,
+        )
+        self.client.api.base_url = self.api_url
+        self.status_callback = settings.public_url.rstrip("/") + "/webhooks/whatsapp/status"
+
+    async def send(self, outbound: Outbound) -> str:
+        fields: dict[str, Any] = {
+            "to": outbound.address,
+            "from_": self.settings.twilio_whatsapp_from,
+            "status_callback": self.status_callback,
+        }
+        if outbound.template_sid:
+            fields["content_sid"] = outbound.template_sid
+        else:
+            fields["body"] = with_numbered_buttons(outbound.text, outbound.buttons)
+        try:
+            message = await self.client.messages.create_async(**fields)
+        except _RateLimited as exc:
+            raise SendError(str(exc), retry_after=exc.retry_after) from exc
+        except TwilioRestException as exc:
+            # exc.msg can quote the phone number: keep only the status and the code
+            raise SendError(
+                f"twilio {exc.status} error {exc.code}", permanent=_is_permanent(exc)
+            ) from exc
+        except httpx.TimeoutException as exc:
+            raise SendError(f"twilio timed out: {type(exc).__name__}") from exc
+        except httpx.HTTPError as exc:
+            raise SendError(f"twilio unreachable: {type(exc).__name__}") from exc
+        return str(message.sid)
+
+    async def fetch_media(self, media_ref: str) -> tuple[bytes, str]:
+        """The bytes behind a ``MediaUrl``, fetched with our credentials.
+
+        Only URLs on Twilio's API are fetched (rewritten to the configured base URL),
+        so a forged media reference cannot make us fetch from anywhere else.
+        """
+        url = self._media_url(media_ref)
+        try:
+            response = await self.http.client.get(
+                url,
+                auth=(self.settings.twilio_account_sid, self.settings.twilio_auth_token),
+                follow_redirects=True,  # Twilio redirects media to its CDN
+            )
+        except httpx.HTTPError as exc:
+            raise SendError(f"media unreachable: {type(exc).__name__}") from exc
+        if response.status_code != 200:
+            raise SendError(
+                f"media fetch failed: {response.status_code}", permanent=response.is_client_error
+            )
+        content_type = response.headers.get("content-type", "").split(";")[0].strip()
+        if not content_type:
+            content_type = mimetypes.guess_type(url)[0] or "application/octet-stream"
+        return response.content, content_type
+
+    def _media_url(self, media_ref: str) -> str:
+        parts = urlsplit(media_ref)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if origin not in (TWILIO_HOST, self.api_url) or not parts.path.startswith(
+            "/2010-04-01/Accounts/"
+        ):
+            raise SendError("not a Twilio media URL", permanent=True)
+        return self.api_url + parts.path
+
+    async def aclose(self) -> None:
+        await self.http.close()
+
+
+def _is_permanent(exc: TwilioRestException) -> bool:
+    if exc.code in PERMANENT_CODES:
+        return True
+    # Bad credentials (401/403) are a configuration error the team will fix: keep the
+    # messages and retry with backoff. Other client errors will not change on retry.
+    return 400 <= exc.status < 500 and exc.status not in (401, 403, 408, 409, 423, 429)
+
+
+def from_settings(settings: Settings) -> WhatsAppChannel | None:
+    if not settings.twilio_account_sid:
+        return None
+    return WhatsAppChannel(settings)

@@ -1,0 +1,427 @@
+"""The outbox: every outbound message is stored first, then sent by a worker.
+
+Outbound ``Message`` rows are the queue. ``enqueue`` stores one (status "queued", or
+"held" behind an approved template when the WhatsApp 24-hour window is closed);
+``send_due`` claims due rows and sends them through their channel, retrying
+transient failures with exponential backoff and jitter (at least the provider's
+``Retry-After``) and recording permanent ones as "failed" for staff.
+
+Delivery is at-least-once, by choice. A worker that crashes after the provider
+accepted a message but before it recorded "sent" leaves the row in "sending"; when
+its lease runs out another worker sends it again. Exactly-once would need an
+idempotency key on the provider's side, and neither the Telegram Bot API nor
+Twilio's Messages API has one, so the alternative would be "at most once", which
+can silently lose an answer to a person in distress. The window is small (one HTTP
+round trip), and every other failure (timeouts, 5xx, 429, a closed connection
+before the provider answered) is retried without doubles because the provider
+never accepted the first try.
+
+Messages of one conversation go out in order: a message is due only when no
+earlier outbound message of its conversation is still queued or being sent, so a
+batch holds at most one message per conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import anyio
+from sqlalchemy import Engine, and_, exists, or_, update
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from bot import observability
+from bot.channels import Channels, SendError
+from bot.config import Settings, get_settings
+from bot.db import session_scope
+from bot.messages import Button, Outbound
+from bot.models import (
+    Contact,
+    Conversation,
+    Direction,
+    Message,
+    MessageStatus,
+    utcnow,
+)
+from bot.privacy import decrypt_address
+
+log = logging.getLogger(__name__)
+
+WHATSAPP_WINDOW = timedelta(hours=24)
+MAX_TEXT = {"whatsapp": 1600, "telegram": 4096}
+PENDING = (MessageStatus.queued, MessageStatus.sending)
+# A delivery callback never moves a message backwards (they arrive in any order).
+STATUS_RANK = {
+    MessageStatus.sending: 0,
+    MessageStatus.sent: 1,
+    MessageStatus.delivered: 2,
+    MessageStatus.read: 3,
+}
+
+
+# --- storing ------------------------------------------------------------------------
+
+
+def enqueue(
+    session: Session,
+    conversation: Conversation,
+    text: str,
+    *,
+    sender: str,
+    staff_id: int | None = None,
+    buttons: list[Button] | None = None,
+    language: str | None = None,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+) -> Message:
+    """Store an outbound message for the worker to send; returns it (flushed, with an id).
+
+    A text longer than the channel allows is stored as several messages, split at
+    paragraph, line or word boundaries; the buttons go with the last one, which is
+    returned. On WhatsApp, when the person's last message is older than 24 hours,
+    the approved template for the language (``HELPLINE_TWILIO_TEMPLATE_SIDS``, else
+    English) is queued first, once, and the message is "held" until they write again
+    (``release_held``).
+    """
+    now = now or utcnow()
+    assert conversation.id is not None
+    language = language or conversation.language
+    status = MessageStatus.queued
+    if conversation.channel == "whatsapp":
+        contact = session.get(Contact, conversation.contact_id)
+        if contact is not None and not whatsapp_window_open(contact, now):
+            status = MessageStatus.held
+            _queue_template_once(session, conversation, language, now, settings or get_settings())
+    parts = split_text(text, MAX_TEXT.get(conversation.channel, 4096))
+    message: Message | None = None
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        message = Message(
+            conversation_id=conversation.id,
+            channel=conversation.channel,
+            direction=Direction.outbound,
+            sender=sender,
+            staff_id=staff_id,
+            text=part,
+            buttons=[{"payload": b.payload, "title": b.title} for b in buttons]
+            if buttons and last
+            else None,
+            language=language,
+            status=status,
+            next_attempt_at=now if status == MessageStatus.queued else None,
+            created_at=now,
+        )
+        session.add(message)
+    session.flush()
+    assert message is not None
+    return message
+
+
+def whatsapp_window_open(contact: Contact, now: datetime) -> bool:
+    last = contact.last_inbound_at
+    return last is not None and now - last < WHATSAPP_WINDOW
+
+
+def _queue_template_once(
+    session: Session,
+    conversation: Conversation,
+    language: str | None,
+    now: datetime,
+    settings: Settings,
+) -> None:
+    """The template that reopens the window, unless one is already waiting for a reply."""
+    assert conversation.id is not None
+    if _has_held(session, conversation.contact_id):
+        return
+    sids = settings.twilio_template_sids
+    template_sid = sids.get(language or "en") or sids.get("en")
+    if not template_sid:
+        log.warning("WhatsApp window closed and no template configured; message held")
+        return
+    session.add(
+        Message(
+            conversation_id=conversation.id,
+            channel=conversation.channel,
+            direction=Direction.outbound,
+            sender="bot",
+            template_sid=template_sid,
+            language=language or "en",
+            status=MessageStatus.queued,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+
+
+def _has_held(session: Session, contact_id: int) -> bool:
+    return (
+        session.exec(
+            select(Message.id)
+            .join(Conversation, col(Conversation.id) == Message.conversation_id)
+            .where(Conversation.contact_id == contact_id, Message.status == MessageStatus.held)
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
+def release_held(session: Session, contact_id: int, *, now: datetime | None = None) -> int:
+    """Queue the messages held for this contact; the inbox calls it when they write."""
+    now = now or utcnow()
+    conversations = select(Conversation.id).where(Conversation.contact_id == contact_id)
+    result = session.execute(
+        update(Message)
+        .where(
+            col(Message.status) == MessageStatus.held,
+            col(Message.conversation_id).in_(conversations.scalar_subquery()),
+        )
+        .values(status=MessageStatus.queued, next_attempt_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Pieces of at most ``limit`` characters, cut at the largest natural boundary."""
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = -1
+        for separator in ("\n\n", "\n", " "):
+            cut = window.rfind(separator)
+            if cut > limit // 3:
+                break
+        if cut <= 0:
+            cut = limit
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    pieces.append(rest)
+    return pieces
+
+
+def record_status(
+    session: Session, channel: str, provider_message_id: str, status: str, error: str | None
+) -> bool:
+    """Apply a provider's delivery report; False when the message is unknown."""
+    message = session.exec(
+        select(Message).where(
+            Message.channel == channel,
+            Message.provider_message_id == provider_message_id,
+            Message.direction == Direction.outbound,
+        )
+    ).first()
+    if message is None:
+        return False
+    current = STATUS_RANK.get(MessageStatus(message.status), -1)
+    if status == MessageStatus.failed:
+        if current < STATUS_RANK[MessageStatus.delivered]:
+            message.status = MessageStatus.failed
+            message.last_error = (error or "delivery failed")[:500]
+    elif STATUS_RANK.get(MessageStatus(status), -1) > current:
+        message.status = status
+    session.add(message)
+    return True
+
+
+# --- sending --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    message_id: int
+    channel: str
+    attempts: int
+    outbound: Outbound
+
+
+def claim_due(
+    engine: Engine, settings: Settings, kinds: Sequence[str], *, now: datetime
+) -> list[Claim]:
+    """Take up to a batch of due messages, each marked "sending" under a lease.
+
+    A row is claimed by a conditional UPDATE (status and attempts unchanged since we
+    read it), which is atomic on SQLite and PostgreSQL alike; on PostgreSQL the read
+    also skips rows another worker has locked.
+    """
+    if not kinds:
+        return []
+    earlier = aliased(Message)
+    earlier_pending = exists().where(
+        col(earlier.conversation_id) == Message.conversation_id,
+        col(earlier.direction) == Direction.outbound,
+        col(earlier.status).in_(PENDING),
+        col(earlier.id) < Message.id,
+    )
+    due = and_(
+        col(Message.direction) == Direction.outbound,
+        col(Message.channel).in_(list(kinds)),
+        or_(
+            and_(
+                col(Message.status) == MessageStatus.queued,
+                or_(col(Message.next_attempt_at).is_(None), col(Message.next_attempt_at) <= now),
+            ),
+            # a lease that ran out: its worker died mid-send
+            and_(
+                col(Message.status) == MessageStatus.sending,
+                col(Message.next_attempt_at) <= now,
+            ),
+        ),
+        ~earlier_pending,
+    )
+    lease_until = now + timedelta(seconds=settings.outbox_lease_seconds)
+    claims: list[Claim] = []
+    with session_scope(engine) as session:
+        query = (
+            select(Message, Contact.address_enc)
+            .join(Conversation, col(Conversation.id) == Message.conversation_id)
+            .join(Contact, col(Contact.id) == Conversation.contact_id)
+            .where(due)
+            .order_by(col(Message.id))
+            .limit(settings.outbox_batch_size)
+        )
+        if not settings.is_sqlite:
+            query = query.with_for_update(skip_locked=True, of=Message)
+        rows = session.exec(query).all()
+        for message, address_enc in rows:
+            result = session.execute(
+                update(Message)
+                .where(
+                    col(Message.id) == message.id,
+                    col(Message.status) == message.status,
+                    col(Message.attempts) == message.attempts,
+                )
+                .values(
+                    status=MessageStatus.sending,
+                    attempts=message.attempts + 1,
+                    next_attempt_at=lease_until,
+                )
+            )
+            if getattr(result, "rowcount", 0) != 1:
+                continue  # another worker took it
+            assert message.id is not None
+            claims.append(
+                Claim(
+                    message_id=message.id,
+                    channel=message.channel,
+                    attempts=message.attempts + 1,
+                    outbound=Outbound(
+                        address=decrypt_address(settings, address_enc),
+                        text=message.text or "",
+                        buttons=[Button(**b) for b in message.buttons or []],
+                        template_sid=message.template_sid,
+                    ),
+                )
+            )
+    return claims
+
+
+def backoff_seconds(
+    settings: Settings,
+    attempts: int,
+    retry_after: float | None = None,
+    rng: random.Random | None = None,
+) -> float:
+    """Exponential backoff with jitter (half fixed, half random), never below Retry-After."""
+    ceiling = min(
+        settings.outbox_backoff_max_seconds,
+        settings.outbox_backoff_seconds * 2 ** max(0, attempts - 1),
+    )
+    delay = ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return delay
+
+
+def record_sent(engine: Engine, claim: Claim, provider_message_id: str, *, now: datetime) -> None:
+    with session_scope(engine) as session:
+        session.execute(
+            update(Message)
+            .where(
+                col(Message.id) == claim.message_id,
+                col(Message.status) == MessageStatus.sending,
+            )
+            .values(
+                status=MessageStatus.sent,
+                provider_message_id=provider_message_id,
+                sent_at=now,
+                next_attempt_at=None,
+                last_error=None,
+            )
+        )
+
+
+def record_failure(
+    engine: Engine, settings: Settings, claim: Claim, error: SendError, *, now: datetime
+) -> str:
+    """Back to "queued" after a backoff, or "failed" for good; returns the new status."""
+    reason = str(error)[:500]
+    gave_up = claim.attempts >= settings.outbox_max_attempts
+    if error.permanent or gave_up:
+        values: dict[str, object] = {
+            "status": MessageStatus.failed,
+            "next_attempt_at": None,
+            "last_error": reason if error.permanent else f"gave up: {reason}"[:500],
+        }
+    else:
+        delay = backoff_seconds(settings, claim.attempts, error.retry_after)
+        values = {
+            "status": MessageStatus.queued,
+            "next_attempt_at": now + timedelta(seconds=delay),
+            "last_error": reason,
+        }
+    with session_scope(engine) as session:
+        session.execute(
+            update(Message)
+            .where(
+                col(Message.id) == claim.message_id,
+                col(Message.status) == MessageStatus.sending,
+            )
+            .values(**values)
+        )
+    return str(values["status"])
+
+
+async def send_due(engine: Engine, settings: Settings, *, now: datetime, channels: Channels) -> int:
+    """The outbox job: send every due message once; returns how many were attempted."""
+    claims = await anyio.to_thread.run_sync(
+        lambda: claim_due(engine, settings, list(channels), now=now)
+    )
+    if claims:
+        await asyncio.gather(*(_send_one(engine, settings, channels, c, now) for c in claims))
+    return len(claims)
+
+
+async def _send_one(
+    engine: Engine, settings: Settings, channels: Channels, claim: Claim, now: datetime
+) -> None:
+    channel = channels[claim.channel]
+    started = time.monotonic()
+    try:
+        provider_id = await channel.send(claim.outbound)
+    except SendError as exc:
+        error = exc
+    except Exception as exc:  # a bug in a channel must not lose the message
+        log.exception("channel %s raised unexpectedly", claim.channel)
+        error = SendError(f"unexpected {type(exc).__name__}")
+    else:
+        done = now + timedelta(seconds=time.monotonic() - started)
+        await anyio.to_thread.run_sync(lambda: record_sent(engine, claim, provider_id, now=done))
+        observability.OUTBOUND.labels(claim.channel).inc()
+        return
+    # Backoff counts from when the attempt ended, not from when it started.
+    done = now + timedelta(seconds=time.monotonic() - started)
+    status = await anyio.to_thread.run_sync(
+        lambda: record_failure(engine, settings, claim, error, now=done)
+    )
+    if status == MessageStatus.failed:
+        observability.OUTBOX_FAILURES.labels(claim.channel).inc()
+        log.warning("outbound message %s failed for good: %s", claim.message_id, error)
+    else:
+        observability.OUTBOX_RETRIES.labels(claim.channel).inc()
+        log.info("outbound message %s will be retried: %s", claim.message_id, error)

@@ -1,0 +1,168 @@
+"""The background worker: a small loop per job, in the app or in `helpline worker`.
+
+A job is ``fn(engine, settings, *, now) -> int`` (how much work it did). A plain
+function runs in a worker thread (database work); a coroutine function runs on the
+loop and also gets ``channels=`` (it talks to providers). A job that did work runs
+again at once and wakes the others (a handled inbound message usually means a
+reply to send); an idle job sleeps its interval. Every job is safe to run in
+several processes at once: each claims its rows atomically.
+
+Other parts append their job with one line, e.g.
+``JOBS.append(Job("inbox", 0.25, inbox.process_due))``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import inspect
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import anyio
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from bot import outbox
+from bot.channels import Channels, build_channels
+from bot.config import Settings
+from bot.models import utcnow
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    interval_seconds: float
+    fn: Callable[..., int] | Callable[..., Awaitable[int]]
+
+
+JOBS: list[Job] = [
+    Job("outbox", 0.5, outbox.send_due),
+]
+
+
+class Wakeup:
+    """Wakes every job loop now instead of after its interval (e.g. a webhook arrived)."""
+
+    def __init__(self) -> None:
+        self._events: list[asyncio.Event] = []
+
+    def event(self) -> asyncio.Event:
+        event = asyncio.Event()
+        self._events.append(event)
+        return event
+
+    def set(self) -> None:
+        for event in self._events:
+            event.set()
+
+
+async def run_job(
+    job: Job, engine: Engine, settings: Settings, channels: Channels, *, now: datetime
+) -> int:
+    if inspect.iscoroutinefunction(job.fn):
+        done: int = await job.fn(engine, settings, now=now, channels=channels)
+        return done
+    call = functools.partial(job.fn, engine, settings, now=now)
+    result: Any = await anyio.to_thread.run_sync(call)
+    return int(result or 0)
+
+
+async def run_worker(
+    engine: Engine,
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    channels: Channels | None = None,
+    wakeup: Wakeup | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> None:
+    """Run every job in ``JOBS`` until ``stop`` is set."""
+    own_channels = channels is None
+    channels = channels if channels is not None else build_channels(settings)
+    wakeup = wakeup or Wakeup()
+    try:
+        async with asyncio.TaskGroup() as group:
+            for job in list(JOBS):
+                group.create_task(
+                    _loop(job, engine, settings, channels, stop, wakeup, clock),
+                    name=f"job:{job.name}",
+                )
+    finally:
+        if own_channels:
+            await channels.aclose()
+
+
+async def _loop(
+    job: Job,
+    engine: Engine,
+    settings: Settings,
+    channels: Channels,
+    stop: asyncio.Event,
+    wakeup: Wakeup,
+    clock: Callable[[], datetime],
+) -> None:
+    woken = wakeup.event()
+    failures = 0
+    while not stop.is_set():
+        woken.clear()
+        try:
+            done = await run_job(job, engine, settings, channels, now=clock())
+            failures = 0
+        except Exception as exc:  # a failing job (database down) must not stop the others
+            failures += 1
+            if failures == 1 or failures % 100 == 0:
+                log.error("job %s failed (%d in a row): %r", job.name, failures, exc)
+            done = 0
+        if done:
+            wakeup.set()
+            await asyncio.sleep(0)
+            continue
+        await _wait_any(stop, woken, timeout=job.interval_seconds * min(failures + 1, 20))
+
+
+async def _wait_any(*events: asyncio.Event, timeout: float) -> None:
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+@contextlib.asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[None]:
+    """The app's channels (``app.state.channels``) and, unless ``HELPLINE_RUN_WORKER``
+    is false, the worker loop, for the lifetime of the app."""
+    settings: Settings = app.state.settings
+    channels = build_channels(settings)
+    wakeup = Wakeup()
+    app.state.channels = channels
+    app.state.wakeup = wakeup
+    stop = asyncio.Event()
+    task = None
+    if settings.run_worker:
+        task = asyncio.create_task(
+            run_worker(app.state.engine, settings, stop, channels=channels, wakeup=wakeup),
+            name="helpline-worker",
+        )
+    try:
+        yield
+    finally:
+        stop.set()
+        if task is not None:
+            try:
+                await asyncio.wait_for(task, SHUTDOWN_GRACE_SECONDS)
+            except TimeoutError:
+                log.warning("worker did not stop in time; in-flight sends will be retried")
+            except Exception:
+                log.exception("worker ended with an error")
+        await channels.aclose()
