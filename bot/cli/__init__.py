@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import db, kb, serve
+from bot.cli import db, kb, privacy, serve, stats
 
 app = typer.Typer(
     help="helpline: a multilingual chatbot service for a refugee information line.",
@@ -22,6 +22,8 @@ app.add_typer(kb.app, name="kb")
 app.command("serve")(serve.serve)
 app.add_typer(privacy.retention_app, name="retention")
 app.add_typer(privacy.contact_app, name="contact")
+app.command("stats")(stats.stats)
+app.add_typer(stats.contacts_app, name="contacts")
 
 
 def main() -> None:

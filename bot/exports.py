@@ -1,0 +1,184 @@
+"""Reports and contact records as CSV and XLSX files (openpyxl), for spreadsheets.
+
+Two kinds of export: the report itself (the table of the annual report, then the
+bot's work, Q&A sessions, languages and topics), and one row per contact record of
+the period. Contact records hold no personal data, and the export leaves out even
+the links to conversations and staff accounts.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from sqlalchemy import Engine, select
+from sqlmodel import Session, col
+
+from bot.models import ContactRecord
+from bot.reports import CHAT_CHANNELS, Period, Report
+
+Cell = str | int | float | datetime | None
+
+STAFF_ROWS = ("phone", "chat", *(f"chat:{channel}" for channel in CHAT_CHANNELS), "email", "total")
+RECORD_COLUMNS = (
+    "id",
+    "started_at",
+    "channel",
+    "language",
+    "topic",
+    "handled_by",
+    "handed_off",
+    "urgent",
+    "first_response_seconds",
+    "resolution_seconds",
+    "minutes",
+    "participants",
+    "place",
+    "source",
+)
+RECORD_FIELDS = (  # what the columns above are computed from
+    "id",
+    "started_at",
+    "channel",
+    "language",
+    "topic",
+    "handled_by",
+    "handed_off",
+    "urgent",
+    "first_response_at",
+    "closed_at",
+    "minutes",
+    "participants",
+    "place",
+    "source",
+)
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def report_rows(report: Report) -> list[list[Cell]]:
+    """The report as a table: section, line, one column per month, total, monthly average."""
+    months: list[Cell] = [f"{month:%Y-%m}" for month in report.months]
+    blank: list[Cell] = [None] * len(months)
+    rows: list[list[Cell]] = [["section", "line", *months, "total", "monthly_avg"]]
+    for name in STAFF_ROWS:
+        line = report.line(name.removeprefix("chat:"))
+        rows.append(["staff", name, *line.per_month, line.total, line.monthly_avg])
+    bot_line = report.bot_line()
+    rows.append(["bot", "handled_alone", *bot_line.per_month, bot_line.total, bot_line.monthly_avg])
+
+    def single(section: str, name: str, value: Cell) -> None:
+        rows.append([section, name, *blank, value, None])
+
+    work = report.bot_work
+    single("bot", "conversations", work.conversations)
+    single("bot", "resolved", work.resolved)
+    single("bot", "handed_off", work.handed_off)
+    single("qa_sessions", "sessions", report.qa.sessions)
+    single("qa_sessions", "participants_avg", report.qa.participants_avg)
+    single("qa_sessions", "participants_max", report.qa.participants_max)
+    single("qa_sessions", "participants_total", report.qa.participants_total)
+    single("times", "median_first_response_seconds", report.median_first_response)
+    single("times", "median_resolution_seconds", report.median_resolution)
+    for channel, minutes in sorted(report.minutes.items()):
+        if minutes:
+            single("minutes", channel, minutes)
+    for key, split in report.by_language.items():
+        single("by_language", key, split.total)
+    for key, split in report.by_topic.items():
+        single("by_topic", key, split.total)
+    return rows
+
+
+def report_csv(report: Report) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(report_rows(report))
+    return out.getvalue()
+
+
+def report_xlsx(report: Report) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = "Report"
+    for row in report_rows(report):
+        sheet.append(row)
+    for title, counts in (("Languages", report.by_language), ("Topics", report.by_topic)):
+        split_sheet = workbook.create_sheet(title)
+        split_sheet.append([title.lower()[:-1], "staff", "bot", "total"])
+        for key, split in counts.items():
+            split_sheet.append([key, split.staff, split.bot, split.total])
+    return _save(workbook)
+
+
+def record_rows(session: Session, period: Period, tz: ZoneInfo) -> Iterator[tuple[Cell, ...]]:
+    """One tuple per contact record of the period (columns ``RECORD_COLUMNS``), oldest first."""
+    start, end = period.bounds(tz)
+    query = (
+        select(*[getattr(ContactRecord, name) for name in RECORD_FIELDS])
+        .where(col(ContactRecord.started_at) >= start, col(ContactRecord.started_at) < end)
+        .order_by(col(ContactRecord.started_at), col(ContactRecord.id))
+        .execution_options(yield_per=2000)
+    )
+    for row in session.execute(query):
+        (id_, started, channel, language, topic, handled_by, handed_off, urgent) = row[:8]
+        first_response, closed, minutes, participants, place, source = row[8:]
+        yield (
+            id_,
+            started.astimezone(tz).replace(tzinfo=None),
+            channel,
+            language,
+            topic,
+            handled_by,
+            int(handed_off),
+            int(urgent),
+            _seconds(started, first_response),
+            _seconds(started, closed),
+            minutes,
+            participants,
+            place,
+            source,
+        )
+
+
+def _seconds(start: datetime, end: datetime | None) -> int | None:
+    return None if end is None else round((end - start).total_seconds())
+
+
+def records_csv(engine: Engine, period: Period, tz: ZoneInfo) -> Iterator[str]:
+    """The records as CSV text, in chunks (for a streamed download)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(RECORD_COLUMNS)
+    with Session(engine) as session:
+        for count, row in enumerate(record_rows(session, period, tz), start=1):
+            writer.writerow(_text_cells(row))
+            if count % 2000 == 0:
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
+    yield out.getvalue()
+
+
+def _text_cells(row: tuple[Cell, ...]) -> list[Any]:
+    return [cell.isoformat(sep=" ") if isinstance(cell, datetime) else cell for cell in row]
+
+
+def records_xlsx(engine: Engine, period: Period, tz: ZoneInfo) -> bytes:
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Contacts")
+    sheet.append(RECORD_COLUMNS)
+    with Session(engine) as session:
+        for row in record_rows(session, period, tz):
+            sheet.append(row)
+    return _save(workbook)
+
+
+def _save(workbook: Workbook) -> bytes:
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

@@ -1,0 +1,344 @@
+"""The Infolijn's figures for a year, a month or any range of days.
+
+Everything is counted from contact records (never from messages) with a handful of
+grouped aggregate queries that range over the ``(started_at, channel)`` index, so a
+report costs the same whether the conversations behind it still exist or not.
+
+Months are calendar months in the helpline's time zone (``HELPLINE_TIMEZONE``): a
+call at 00:30 on 1 March in Brussels belongs to March, whatever UTC says. The
+boundaries are computed here and compared in SQL, which keeps the queries portable
+between SQLite and PostgreSQL and correct across daylight-saving changes.
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Float, case, cast, func, literal
+from sqlalchemy.sql import ColumnElement
+from sqlmodel import Session, col, select
+
+from bot.models import Channel, ContactRecord, HandledBy
+
+CHAT_CHANNELS: tuple[str, ...] = (Channel.whatsapp, Channel.telegram, Channel.webchat)
+STAFF_CHANNELS: tuple[str, ...] = (Channel.phone, *CHAT_CHANNELS, Channel.email)
+# The annual report's lines: phone calls, chat messages (all chat channels), e-mails.
+STAFF_LINES: dict[str, tuple[str, ...]] = {
+    "phone": (Channel.phone,),
+    "chat": CHAT_CHANNELS,
+    "email": (Channel.email,),
+}
+UNKNOWN = "unknown"  # the key for records without a language or topic
+
+
+def round_half_up(value: float) -> int:
+    """531.5 -> 532, as people round (Python's ``round`` would give 532 or 531 by parity)."""
+    return math.floor(value + 0.5)
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole days, from ``start`` to ``end`` inclusive, in the helpline's time zone."""
+
+    start: date
+    end: date
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError("a period ends on or after the day it starts")
+
+    @classmethod
+    def year(cls, year: int) -> Period:
+        return cls(date(year, 1, 1), date(year, 12, 31))
+
+    @classmethod
+    def month(cls, year: int, month: int) -> Period:
+        return cls(date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1]))
+
+    @property
+    def is_year(self) -> bool:
+        return (self.start.month, self.start.day, self.end.month, self.end.day) == (
+            1,
+            1,
+            12,
+            31,
+        ) and (self.start.year == self.end.year)
+
+    def months(self) -> list[date]:
+        """The first day of every calendar month the period touches."""
+        months, current = [], self.start.replace(day=1)
+        while current <= self.end:
+            months.append(current)
+            current = _next_month(current)
+        return months
+
+    def bounds(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
+        """The period as a half-open range of aware UTC instants."""
+        return _instant(self.start, tz), _instant(self.end + timedelta(days=1), tz)
+
+    def month_starts(self, tz: ZoneInfo) -> list[datetime]:
+        """Where the second, third, ... month of the period begins, in UTC."""
+        return [_instant(month, tz) for month in self.months()[1:]]
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def _instant(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tz).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of the table: a count per month, its total and its monthly average."""
+
+    per_month: tuple[int, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(self.per_month)
+
+    @property
+    def monthly_avg(self) -> int:
+        return round_half_up(self.total / len(self.per_month)) if self.per_month else 0
+
+    def __add__(self, other: Line) -> Line:
+        return Line(tuple(a + b for a, b in zip(self.per_month, other.per_month, strict=True)))
+
+
+@dataclass(frozen=True)
+class BotWork:
+    conversations: int  # chat conversations the bot took part in
+    resolved: int  # the bot alone, to the end
+    handed_off: int  # moved to the staff queue
+
+
+@dataclass(frozen=True)
+class QaSessions:
+    sessions: int
+    participants_total: int
+    participants_max: int
+
+    @property
+    def participants_avg(self) -> int:
+        return round_half_up(self.participants_total / self.sessions) if self.sessions else 0
+
+
+@dataclass(frozen=True)
+class Split:
+    """Contacts of one language or topic: handled by staff and by the bot alone."""
+
+    staff: int = 0
+    bot: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.staff + self.bot
+
+
+@dataclass(frozen=True)
+class Report:
+    period: Period
+    months: tuple[date, ...]
+    staff: dict[str, Line]  # per channel, handled by staff (phone, whatsapp, ..., email)
+    bot: dict[str, Line]  # per chat channel, handled by the bot alone
+    bot_work: BotWork
+    qa: QaSessions
+    minutes: dict[str, int]  # minutes logged per channel (phone calls, e-mails, sessions)
+    by_language: dict[str, Split] = field(default_factory=dict)  # biggest first
+    by_topic: dict[str, Split] = field(default_factory=dict)
+    median_first_response: float | None = None  # seconds to the first staff answer
+    median_resolution: float | None = None  # seconds to close a staff-handled chat
+
+    def line(self, name: str) -> Line:
+        """``phone``, ``chat``, ``email``, ``total`` (staff), or one channel."""
+        if name == "total":
+            return self.line("phone") + self.line("chat") + self.line("email")
+        channels = STAFF_LINES.get(name, (name,))
+        lines = [self.staff[channel] for channel in channels]
+        result = lines[0]
+        for more in lines[1:]:
+            result = result + more
+        return result
+
+    def bot_line(self) -> Line:
+        empty = Line((0,) * len(self.months))
+        return sum((self.bot[channel] for channel in CHAT_CHANNELS), empty)
+
+
+def build_report(session: Session, period: Period, tz: ZoneInfo) -> Report:
+    start, end = period.bounds(tz)
+    in_period = [col(ContactRecord.started_at) >= start, col(ContactRecord.started_at) < end]
+    months = period.months()
+    bucket = _month_bucket(period.month_starts(tz))
+
+    staff = {channel: [0] * len(months) for channel in STAFF_CHANNELS}
+    bot = {channel: [0] * len(months) for channel in CHAT_CHANNELS}
+    minutes: dict[str, int] = {}
+    conversations = resolved = handed_off = 0
+    closed = col(ContactRecord.closed_at).is_not(None)
+    rows = session.exec(
+        select(  # type: ignore[call-overload]
+            bucket,
+            ContactRecord.channel,
+            ContactRecord.handled_by,
+            ContactRecord.handed_off,
+            ContactRecord.source,
+            closed,
+            func.count(),
+            func.coalesce(func.sum(ContactRecord.minutes), 0),
+        )
+        .where(*in_period)
+        .group_by(
+            bucket,
+            ContactRecord.channel,
+            ContactRecord.handled_by,
+            ContactRecord.handed_off,
+            ContactRecord.source,
+            closed,
+        )
+    ).all()
+    for month, channel, handled_by, was_handed_off, source, is_closed, count, spent in rows:
+        minutes[channel] = minutes.get(channel, 0) + int(spent)
+        if handled_by == HandledBy.staff and channel in staff:
+            staff[channel][month] += count
+        elif channel in bot:
+            bot[channel][month] += count
+        if channel in CHAT_CHANNELS and (source == "live" or handled_by == HandledBy.bot):
+            conversations += count
+            handed_off += count if was_handed_off else 0
+            finished = is_closed or source == "import"
+            if handled_by == HandledBy.bot and not was_handed_off and finished:
+                resolved += count
+
+    return Report(
+        period=period,
+        months=tuple(months),
+        staff={channel: Line(tuple(counts)) for channel, counts in staff.items()},
+        bot={channel: Line(tuple(counts)) for channel, counts in bot.items()},
+        bot_work=BotWork(conversations, resolved, handed_off),
+        qa=_qa_sessions(session, in_period),
+        minutes=minutes,
+        by_language=_split_by(session, ContactRecord.language, in_period),
+        by_topic=_split_by(session, ContactRecord.topic, in_period),
+        median_first_response=_median_seconds(
+            session,
+            ContactRecord.first_response_at,
+            [*in_period, col(ContactRecord.channel).in_(CHAT_CHANNELS)],
+        ),
+        median_resolution=_median_seconds(
+            session,
+            ContactRecord.closed_at,
+            [
+                *in_period,
+                col(ContactRecord.channel).in_(CHAT_CHANNELS),
+                col(ContactRecord.handled_by) == HandledBy.staff,
+            ],
+        ),
+    )
+
+
+def _month_bucket(month_starts: list[datetime]) -> ColumnElement[int]:
+    """0 for the period's first month, 1 for the second, ... as a SQL expression."""
+    if not month_starts:
+        return literal(0)
+    started = col(ContactRecord.started_at)
+    return case(
+        *[(started < boundary, index) for index, boundary in enumerate(month_starts)],
+        else_=len(month_starts),
+    )
+
+
+def _qa_sessions(session: Session, in_period: list[Any]) -> QaSessions:
+    sessions, total, biggest = session.exec(
+        select(
+            func.count(),
+            func.coalesce(func.sum(ContactRecord.participants), 0),
+            func.coalesce(func.max(ContactRecord.participants), 0),
+        ).where(*in_period, col(ContactRecord.channel) == Channel.qa_session)
+    ).one()
+    return QaSessions(int(sessions), int(total or 0), int(biggest or 0))
+
+
+def _split_by(session: Session, column: Any, in_period: list[Any]) -> dict[str, Split]:
+    counts: dict[str, Split] = {}
+    rows = session.exec(
+        select(column, ContactRecord.handled_by, func.count())
+        .where(*in_period)
+        .group_by(column, ContactRecord.handled_by)
+    ).all()
+    for key, handled_by, count in rows:
+        name = key or UNKNOWN
+        split = counts.get(name, Split())
+        if handled_by == HandledBy.staff:
+            counts[name] = Split(split.staff + count, split.bot)
+        else:
+            counts[name] = Split(split.staff, split.bot + count)
+    return dict(sorted(counts.items(), key=lambda item: (-item[1].total, item[0])))
+
+
+def _median_seconds(session: Session, until: Any, where: list[Any]) -> float | None:
+    """The median of ``until - started_at``, computed in the database."""
+    duration = _seconds_between(session, col(ContactRecord.started_at), col(until))
+    where = [*where, col(until).is_not(None)]
+    count = session.exec(select(func.count()).where(*where)).one()
+    if not count:
+        return None
+    middle = session.exec(
+        select(duration)
+        .where(*where)
+        .order_by(duration)
+        .offset((count - 1) // 2)
+        .limit(2 - count % 2)
+    ).all()
+    return round(sum(float(value) for value in middle) / len(middle), 1)
+
+
+def _seconds_between(session: Session, start: Any, end: Any) -> ColumnElement[float]:
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.extract("epoch", end - start), Float)
+    return (func.julianday(end) - func.julianday(start)) * 86400.0
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    """The report in the shape the issue fixes (the keys are a contract)."""
+
+    def line(name: str) -> dict[str, Any]:
+        counts = report.line(name)
+        return {
+            "total": counts.total,
+            "monthly_avg": counts.monthly_avg,
+            "per_month": list(counts.per_month),
+        }
+
+    total = report.line("total")
+    return {
+        "year": report.period.start.year,
+        "staff": {
+            "phone": line("phone"),
+            "chat": {
+                **line("chat"),
+                "by_channel": {channel: report.staff[channel].total for channel in CHAT_CHANNELS},
+            },
+            "email": line("email"),
+            "total": {"total": total.total, "monthly_avg": total.monthly_avg},
+        },
+        "bot": {
+            "conversations": report.bot_work.conversations,
+            "resolved": report.bot_work.resolved,
+            "handed_off": report.bot_work.handed_off,
+        },
+        "qa_sessions": {
+            "sessions": report.qa.sessions,
+            "participants_avg": report.qa.participants_avg,
+            "participants_max": report.qa.participants_max,
+        },
+        "by_language": {key: split.total for key, split in report.by_language.items()},
+        "by_topic": {key: split.total for key, split in report.by_topic.items()},
+    }
