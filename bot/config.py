@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     outbox_backoff_seconds: float = 2.0
     outbox_backoff_max_seconds: float = 900.0
     outbox_max_attempts: int = 40
+    debounce_seconds: float = Field(
+        default=2.0, description="answer once the person paused this long (quick fragments)"
+    )
 
     # Natural-language understanding
     nlu: Literal["builtin", "rasa"] = "builtin"
