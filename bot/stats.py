@@ -132,20 +132,21 @@ def log_contact(
         handled_by=HandledBy.staff,
         staff_id=staff_id,
         source="console",
+        started_at=entry.started_at or now,
         created_at=now,
     )
-    _fill(record, entry, now)
+    _fill(record, entry)
     session.add(record)
     session.flush()
     return record
 
 
-def _fill(record: ContactRecord, entry: LoggedContact, now: datetime) -> None:
+def _fill(record: ContactRecord, entry: LoggedContact) -> None:
     record.channel = entry.channel
     record.language = entry.language
     record.topic = entry.topic
     record.minutes = entry.minutes
-    record.started_at = entry.started_at or record.started_at or now
+    record.started_at = entry.started_at or record.started_at
     is_session = entry.channel == Channel.qa_session
     record.place = (entry.place or None) if is_session else None
     record.participants = entry.participants if is_session else None
@@ -187,7 +188,7 @@ def update_logged(
     errors = check_logged(entry)
     if errors:
         raise RecordError("; ".join(errors))
-    _fill(record, entry, now)
+    _fill(record, entry)
     session.add(record)
     session.flush()
     return record

@@ -31,8 +31,11 @@ def stats(
     """The year's contacts in the shape of the annual report (section Infolijn)."""
     settings = get_settings()
     engine = db.make_engine(settings.database_url)
-    with Session(engine) as session:
-        report = build_report(session, Period.year(year), ZoneInfo(settings.timezone))
+    try:
+        with Session(engine) as session:
+            report = build_report(session, Period.year(year), ZoneInfo(settings.timezone))
+    finally:
+        engine.dispose()
     if csv_file is not None:
         csv_file.write_text(exports.report_csv(report), encoding="utf-8")
     if xlsx_file is not None:
@@ -129,6 +132,9 @@ def import_file(
         typer.echo(f"{file}: {len(rows)} rows are fine (nothing imported, --dry-run)")
         return
     engine = db.make_engine(settings.database_url)
-    with db.session_scope(engine) as session:
-        count = import_records(session, rows, now=utcnow())
+    try:
+        with db.session_scope(engine) as session:
+            count = import_records(session, rows, now=utcnow())
+    finally:
+        engine.dispose()
     typer.echo(f"imported {count} contact records from {file}")
