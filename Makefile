@@ -48,3 +48,9 @@ migration: $(VENV)/.installed-dev
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+## catalogs: extract what the bot says (flows/, the /try page), update and compile bot.po
+catalogs: $(VENV)/.installed-dev
+	$(BIN)/pybabel -q extract -F babel.cfg --no-location --sort-output --omit-header -o locales/bot.pot .
+	$(BIN)/pybabel -q update -D bot -i locales/bot.pot -d locales --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel -q compile -D bot -d locales --statistics

@@ -1,0 +1,384 @@
+"""The inbound pipeline: store what a person sent, then let the bot answer it.
+
+``receive`` stores a message in its own transaction before the webhook answers the
+provider, so that nothing acknowledged is ever lost. ``process_due`` (a worker job)
+answers stored messages once the person has paused, so that "hello" / "I have a
+question" / "about my interview" get one answer, not three; an urgent message is
+answered at once. While a conversation waits in the queue or is with a staff
+member, the bot stays silent and messages simply join the conversation.
+
+Two more jobs live here: ``close_idle`` closes conversations the bot has had no news
+of for a day, and ``delete_erased`` finishes an erasure once its goodbye was sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, delete, select
+
+from bot import outbox, stats
+from bot.config import Settings
+from bot.contacts import get_or_create_contact
+from bot.db import session_scope
+from bot.engine.flows import ERASED, FlowEngine, Turn, get_flow_engine
+from bot.handoff import request_handoff
+from bot.i18n import strip_isolates
+from bot.messages import Inbound
+from bot.models import (
+    Contact,
+    Conversation,
+    Direction,
+    Message,
+    MessageStatus,
+    Owner,
+    Sender,
+)
+
+log = logging.getLogger(__name__)
+
+IDLE_AFTER = timedelta(hours=24)
+ERASE_GIVE_UP_AFTER = timedelta(hours=1)  # the goodbye of an erasure could not be sent
+RESOLVED_BY_BOT = "resolved_by_bot"
+BATCH = 200
+
+
+# --- storing ------------------------------------------------------------------------
+
+
+def store(
+    session: Session, settings: Settings, inbound: Inbound, *, now: datetime
+) -> Message | None:
+    """Store one inbound message in the person's open conversation (opened if needed).
+
+    None when ``(channel, provider_message_id)`` was stored before (a provider retry).
+    """
+    if _seen(session, inbound):
+        return None
+    contact = get_or_create_contact(session, settings, inbound.channel, inbound.address)
+    conversation = open_conversation(session, contact, now=now)
+    assert conversation.id is not None
+    message = Message(
+        conversation_id=conversation.id,
+        channel=inbound.channel,
+        direction=Direction.inbound,
+        sender=Sender.user,
+        text=inbound.text or _button_title(session, conversation, inbound.button),
+        button=inbound.button,
+        media_type=inbound.media_type,
+        media_ref=inbound.media_ref,
+        provider_message_id=inbound.provider_message_id,
+        status=MessageStatus.received,
+        created_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(message)
+            session.flush()
+    except IntegrityError:
+        return None  # the same message, stored a moment ago by a concurrent request
+    contact.last_inbound_at = now
+    conversation.last_message_at = now
+    session.add_all([contact, conversation])
+    outbox.release_held(session, contact.id or 0, now=now)
+    return message
+
+
+def receive(engine: Engine, settings: Settings, inbound: Inbound) -> bool:
+    """Store and commit; False for a duplicate. Database errors propagate (answer 503)."""
+    with session_scope(engine) as session:
+        return store(session, settings, inbound, now=inbound.received_at) is not None
+
+
+def _seen(session: Session, inbound: Inbound) -> bool:
+    return (
+        session.exec(
+            select(Message.id).where(
+                Message.channel == inbound.channel,
+                Message.provider_message_id == inbound.provider_message_id,
+            )
+        ).first()
+        is not None
+    )
+
+
+def open_conversation(session: Session, contact: Contact, *, now: datetime) -> Conversation:
+    """The contact's conversation that is not closed, or a new one."""
+    conversation = session.exec(
+        select(Conversation)
+        .where(Conversation.contact_id == contact.id, Conversation.owner != Owner.closed)
+        .order_by(col(Conversation.id).desc())
+    ).first()
+    if conversation is not None:
+        return conversation
+    # A new conversation starts from the top of the flows; language and consent stay.
+    contact.flow = contact.flow_step = None
+    contact.flow_data = {}
+    conversation = Conversation(
+        contact_id=contact.id or 0,
+        channel=contact.channel,
+        language=contact.language,
+        opened_at=now,
+        last_message_at=now,
+    )
+    session.add(conversation)
+    session.flush()
+    stats.sync_record(session, conversation)
+    return conversation
+
+
+def _button_title(session: Session, conversation: Conversation, payload: str | None) -> str | None:
+    """A pressed button reads as its title in the transcript."""
+    if not payload:
+        return None
+    for button in _last_buttons(session, conversation):
+        if button["payload"] == payload:
+            return strip_isolates(button["title"])
+    return None
+
+
+def _last_buttons(session: Session, conversation: Conversation) -> list[dict[str, str]]:
+    """The buttons of the bot's last message, if that message had any."""
+    buttons = session.exec(
+        select(Message.buttons)
+        .where(
+            Message.conversation_id == conversation.id,
+            Message.direction == Direction.outbound,
+            Message.sender == Sender.bot,
+        )
+        .order_by(col(Message.id).desc())
+    ).first()
+    return list(buttons or [])
+
+
+# --- answering ----------------------------------------------------------------------
+
+
+def process_due(
+    engine: Engine, settings: Settings, *, now: datetime, flows: FlowEngine | None = None
+) -> int:
+    """Answer the stored messages that are due; returns how many were handled.
+
+    A conversation's messages are due once its newest one is older than the debounce
+    (or at once, when they are urgent or nobody but staff will read them). Several
+    workers may run this: each conversation is taken by one of them.
+    """
+    flows = flows or get_flow_engine(settings)
+    debounce = timedelta(seconds=settings.debounce_seconds)
+    with Session(engine) as session:
+        pending = session.exec(
+            select(
+                Message.conversation_id,
+                func.max(Message.created_at),
+                func.min(Conversation.owner),
+            )
+            .join(Conversation, col(Conversation.id) == Message.conversation_id)
+            .where(Message.direction == Direction.inbound, Message.status == MessageStatus.received)
+            .group_by(col(Message.conversation_id))
+            .limit(BATCH)
+        ).all()
+        due = [
+            conversation_id
+            for conversation_id, newest, owner in pending
+            if owner != Owner.bot
+            or newest <= now - debounce
+            or _urgent(session, flows, conversation_id)
+        ]
+    return sum(
+        _process_conversation(engine, flows, conversation_id, now) for conversation_id in due
+    )
+
+
+def _urgent(session: Session, flows: FlowEngine, conversation_id: int) -> bool:
+    text = "\n".join(m.text for m in _received(session, conversation_id) if m.text)
+    return bool(text.strip()) and flows.matcher.match(text).urgent
+
+
+def _received(session: Session, conversation_id: int) -> Sequence[Message]:
+    return session.exec(
+        select(Message)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.direction == Direction.inbound,
+            Message.status == MessageStatus.received,
+        )
+        .order_by(col(Message.id))
+    ).all()
+
+
+class _Taken(Exception):
+    """Another worker handles this conversation."""
+
+
+def _process_conversation(
+    engine: Engine, flows: FlowEngine, conversation_id: int, now: datetime
+) -> int:
+    try:
+        with session_scope(engine) as session:
+            return _answer(session, flows, conversation_id, now)
+    except _Taken:
+        return 0
+
+
+def _answer(session: Session, flows: FlowEngine, conversation_id: int, now: datetime) -> int:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        return 0
+    contact = session.exec(
+        select(Contact)
+        .where(Contact.id == conversation.contact_id)
+        .with_for_update(skip_locked=True)
+    ).first()
+    if contact is None:
+        raise _Taken
+    messages = _received(session, conversation_id)
+    claimed = session.execute(
+        update(Message)
+        .where(
+            col(Message.id).in_([m.id for m in messages]),
+            col(Message.status) == MessageStatus.received,
+        )
+        .values(status=MessageStatus.handled)
+        .execution_options(synchronize_session=False)
+    )
+    if not messages or claimed.rowcount != len(messages):  # type: ignore[attr-defined]
+        raise _Taken
+    session.refresh(conversation)
+    if conversation.owner != Owner.bot:
+        _raise_urgency(session, flows, conversation, messages, now)
+        return len(messages)
+    for turn in _turns(session, conversation, messages):
+        if conversation.owner != Owner.bot:
+            break  # handed over mid-batch: the rest is for staff
+        match = flows.handle(session, conversation, contact, turn.turn, now=now)
+        for message in turn.messages:
+            message.button = turn.turn.button or message.button
+            if match is not None and message.text:
+                message.topic, message.score, message.language = (
+                    match.topic,
+                    match.score,
+                    match.lang,
+                )
+            session.add(message)
+    return len(messages)
+
+
+def _raise_urgency(
+    session: Session,
+    flows: FlowEngine,
+    conversation: Conversation,
+    messages: Sequence[Message],
+    now: datetime,
+) -> None:
+    """The bot stays silent while staff have the conversation, but danger moves it up."""
+    text = "\n".join(m.text for m in messages if m.text)
+    if conversation.urgent or not text.strip() or not flows.matcher.match(text).urgent:
+        return
+    if conversation.owner == Owner.queue:
+        request_handoff(
+            session, conversation, reason="urgent", urgent=True, hours=flows.hours, now=now
+        )
+    else:
+        conversation.urgent = True
+        session.add(conversation)
+        stats.sync_record(session, conversation)
+
+
+@dataclass
+class _PendingTurn:
+    turn: Turn
+    messages: list[Message] = field(default_factory=list)
+
+
+def _turns(
+    session: Session, conversation: Conversation, messages: Sequence[Message]
+) -> list[_PendingTurn]:
+    """Quick fragments of text become one turn; a pressed button or media is its own."""
+    buttons = _last_buttons(session, conversation)
+    turns: list[_PendingTurn] = []
+    for message in messages:
+        payload = message.button or _typed_button(conversation.channel, message.text, buttons)
+        last = turns[-1] if turns else None
+        if payload:
+            turns.append(_PendingTurn(Turn(button=payload), [message]))
+        elif message.text and last and last.turn.text and not last.turn.button:
+            last.turn.text += "\n" + message.text
+            last.messages.append(message)
+        elif not message.text and last and last.turn.media_type and not last.turn.text:
+            last.messages.append(message)
+        else:
+            turn = Turn(text=message.text, media_type=message.media_type)
+            turns.append(_PendingTurn(turn, [message]))
+    return turns
+
+
+def _typed_button(channel: str, text: str | None, buttons: list[dict[str, str]]) -> str | None:
+    """ "2" on WhatsApp is the second option; typing a button's title is pressing it."""
+    typed = (text or "").strip().rstrip(".)").casefold()
+    if not typed or not buttons:
+        return None
+    if channel == "whatsapp" and typed.isdigit() and 1 <= int(typed) <= len(buttons):
+        return buttons[int(typed) - 1]["payload"]
+    for button in buttons:
+        if strip_isolates(button["title"]).strip().casefold() == typed:
+            return button["payload"]
+    return None
+
+
+# --- housekeeping jobs ---------------------------------------------------------------
+
+
+def close_idle(engine: Engine, settings: Settings, *, now: datetime) -> int:
+    """Close bot-owned conversations with no message for 24 hours: resolved by the bot."""
+    with session_scope(engine) as session:
+        idle = session.exec(
+            select(Conversation)
+            .where(
+                Conversation.owner == Owner.bot,
+                col(Conversation.last_message_at) < now - IDLE_AFTER,
+            )
+            .limit(BATCH)
+        ).all()
+        for conversation in idle:
+            conversation.owner = Owner.closed
+            conversation.closed_at = now
+            conversation.outcome = conversation.outcome or RESOLVED_BY_BOT
+            session.add(conversation)
+            stats.sync_record(session, conversation)
+        return len(idle)
+
+
+def delete_erased(engine: Engine, settings: Settings, *, now: datetime) -> int:
+    """Finish erasures: once the goodbye is sent (or an hour has passed), delete the rest."""
+    unsent = (MessageStatus.queued, MessageStatus.sending, MessageStatus.held)
+    with session_scope(engine) as session:
+        erased = session.exec(
+            select(Conversation).where(Conversation.outcome == ERASED).limit(BATCH)
+        ).all()
+        done = 0
+        for conversation in erased:
+            waiting = session.exec(
+                select(Message.id).where(
+                    Message.conversation_id == conversation.id, col(Message.status).in_(unsent)
+                )
+            ).first()
+            closed_at = conversation.closed_at or now
+            if waiting is not None and now - closed_at < ERASE_GIVE_UP_AFTER:
+                continue
+            contact_id = conversation.contact_id
+            session.exec(delete(Message).where(col(Message.conversation_id) == conversation.id))
+            session.delete(conversation)
+            session.flush()
+            others = session.exec(
+                select(Conversation.id).where(Conversation.contact_id == contact_id)
+            ).first()
+            contact = session.get(Contact, contact_id)
+            if others is None and contact is not None:
+                session.delete(contact)
+            done += 1
+        return done
