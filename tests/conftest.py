@@ -27,6 +27,8 @@ from sqlmodel import SQLModel
 from bot import db
 from bot.app import create_app
 from bot.config import PROJECT_HOME, Settings
+from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.fakes.twilio_api import FakeTwilioAPI
 
 POSTGRES_URL = os.environ.get("HELPLINE_TEST_DATABASE_URL", "")
 
@@ -140,3 +142,17 @@ class LiveServer:
 def live_server(app: FastAPI) -> Iterator[LiveServer]:
     with LiveServer(app) as server:
         yield server
+
+
+@pytest.fixture
+def fake_telegram() -> Iterator[FakeTelegramAPI]:
+    """A fake Telegram Bot API on 127.0.0.1; ``fake_telegram.configure(settings)`` uses it."""
+    with FakeTelegramAPI() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[FakeTwilioAPI]:
+    """A fake Twilio API on 127.0.0.1; ``fake_twilio.configure(settings)`` uses it."""
+    with FakeTwilioAPI() as fake:
+        yield fake
