@@ -64,6 +64,13 @@ def strip_latin_accents(text: str) -> str:
     return unicodedata.normalize("NFC", "".join(out))
 
 
+def normalize_letters(text: str) -> str:
+    """Only the letter-level part of ``normalize`` (case, accents, Arabic-script
+    variants): safe to apply to a regular expression written by hand."""
+    text = unicodedata.normalize("NFKC", text).casefold().translate(_ARABIC_VARIANTS)
+    return strip_latin_accents(text)
+
+
 def normalize(text: str) -> str:
     """Lower case, no Latin accents, one spelling per Arabic-script letter, no
     invisible characters, runs of three or more equal letters cut to two, and words
