@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from bot import __version__, db, health, observability, webhooks, worker
 from bot.config import Settings, get_settings
+from bot.console import router as console_router
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -31,4 +32,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(health.router)
     app.include_router(observability.router)
     app.include_router(webhooks.router)
+    app.include_router(console_router)
     return app

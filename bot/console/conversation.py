@@ -1,0 +1,432 @@
+"""The conversation page and what staff do there: claim, reply, note, release,
+transfer, close, reveal the address (admins), and play media."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+import anyio.from_thread
+from fastapi import Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from sqlmodel import Session
+
+from bot import audit, handoff, outbox
+from bot.channels import SendError
+from bot.config import Settings
+from bot.console import canned, live, queries
+from bot.console.auth import CurrentAdmin, CurrentStaff
+from bot.console.i18n import N_
+from bot.console.routing import console_router
+from bot.console.templating import render, render_fragment, translator
+from bot.deps import EngineDep, SessionDep, SettingsDep
+from bot.handoff import HandoffError, Outcome
+from bot.models import (
+    Contact,
+    Conversation,
+    Direction,
+    Message,
+    MessageStatus,
+    Owner,
+    Sender,
+    StaffUser,
+    utcnow,
+)
+from bot.privacy import decrypt_address, mask_address
+
+log = logging.getLogger(__name__)
+router = console_router()
+
+MAX_REPLY = 4000
+OTHER_TOPIC = "other"
+OUTCOME_LABELS = {
+    Outcome.answered: N_("Answered"),
+    Outcome.referred: N_("Referred to another service"),
+    Outcome.no_reply: N_("No reply from the person"),
+    Outcome.out_of_scope: N_("Outside what we do"),
+    Outcome.abusive: N_("Abusive or spam"),
+}
+NOTICES = {
+    "claimed": N_("You took this conversation."),
+    "released": N_("The conversation is back in the queue."),
+    "transferred": N_("The conversation was handed to your colleague."),
+    "closed": N_("The conversation is closed."),
+    "sent": N_("Your answer is on its way."),
+    "held": N_(
+        "The 24-hour WhatsApp window is closed: the person first receives the approved "
+        "template message; your answer is delivered when they reply."
+    ),
+    "noted": N_("Note saved. The person does not see it."),
+}
+# Media a browser may show inline; anything else is offered as a download.
+INLINE_MEDIA = frozenset(
+    {
+        "image/jpeg",
+        "image/png",
+        "image/gif",
+        "image/webp",
+        "audio/ogg",
+        "audio/mpeg",
+        "audio/mp4",
+        "audio/aac",
+        "audio/amr",
+        "audio/wav",
+        "audio/webm",
+        "video/mp4",
+        "video/webm",
+    }
+)
+
+
+def _conversation(session: Session, conversation_id: int) -> Conversation:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise HTTPException(404, "no such conversation")
+    return conversation
+
+
+def _holds(staff: StaffUser, conversation: Conversation) -> bool:
+    return conversation.owner == Owner.staff and conversation.assignee_id == staff.id
+
+
+def _back(conversation_id: int, notice: str | None = None) -> RedirectResponse:
+    query = f"?notice={notice}" if notice else ""
+    return RedirectResponse(f"/console/conversations/{conversation_id}{query}", status_code=303)
+
+
+def _transcript_context(session: Session, conversation: Conversation) -> dict[str, Any]:
+    assert conversation.id is not None
+    messages = queries.transcript(session, conversation.id)
+    names = queries.staff_names(session, {m.staff_id for m in messages if m.staff_id})
+    return {"conversation": conversation, "messages": messages, "staff_names": names}
+
+
+def _page(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    staff: StaffUser,
+    conversation: Conversation,
+    *,
+    revealed: str | None = None,
+    notice: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    contact = session.get(Contact, conversation.contact_id)
+    address = decrypt_address(settings, contact.address_enc) if contact else ""
+    now = utcnow()
+    kb = canned.knowledge(settings)
+    assignee = (
+        session.get(StaffUser, conversation.assignee_id) if conversation.assignee_id else None
+    )
+    context = {
+        **_transcript_context(session, conversation),
+        "contact": contact,
+        "masked_address": mask_address(address),
+        "revealed_address": revealed,
+        "holds": _holds(staff, conversation),
+        "assignee": assignee,
+        "window_closed": conversation.channel == "whatsapp"
+        and contact is not None
+        and not outbox.whatsapp_window_open(contact, now),
+        "canned": canned.canned_answers(kb, conversation.language, staff.locale),
+        "topics": canned.closing_topics(kb, staff.locale),
+        "other_topic": OTHER_TOPIC,
+        "outcomes": OUTCOME_LABELS,
+        "colleagues": queries.colleagues(session, staff.id or 0),
+        "notice": NOTICES.get(notice or ""),
+        "now": now,
+    }
+    return render(request, "conversation.html", context, status_code=status_code)
+
+
+@router.get("/conversations/{conversation_id}")
+def conversation_page(
+    request: Request,
+    conversation_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    staff: CurrentStaff,
+    notice: str | None = None,
+) -> Response:
+    conversation = _conversation(session, conversation_id)
+    return _page(request, session, settings, staff, conversation, notice=notice)
+
+
+@router.get("/conversations/{conversation_id}/events")
+def conversation_events(
+    request: Request, conversation_id: int, engine: EngineDep, staff: CurrentStaff
+) -> StreamingResponse:
+    def version() -> tuple[object, ...]:
+        with Session(engine) as session:
+            return queries.conversation_version(session, conversation_id)
+
+    def events() -> live.Events:
+        with Session(engine) as session:
+            conversation = _conversation(session, conversation_id)
+            context = _transcript_context(session, conversation)
+            state = f"{conversation.owner}:{conversation.assignee_id or ''}"
+        return [
+            ("transcript", render_fragment(request, "_transcript.html", context)),
+            ("state", state),
+        ]
+
+    return live.event_stream(
+        request,
+        version,
+        events,
+        poll_seconds=getattr(request.app.state, "console_poll_seconds", live.POLL_SECONDS),
+    )
+
+
+@router.post("/conversations/{conversation_id}/claim")
+def claim(
+    request: Request, conversation_id: int, session: SessionDep, staff: CurrentStaff
+) -> Response:
+    assert staff.id is not None
+    conversation = handoff.claim(session, conversation_id, staff.id, utcnow())
+    if conversation is None:
+        session.rollback()
+        _conversation(session, conversation_id)  # 404 when it does not exist
+        raise HTTPException(
+            409, translator(request).gettext("Someone else already took this conversation.")
+        )
+    audit.record(
+        session, audit.Action.claim, staff_id=staff.id, target=f"conversation:{conversation_id}"
+    )
+    session.commit()
+    return _back(conversation_id, "claimed")
+
+
+@router.post("/conversations/{conversation_id}/release")
+def release(
+    request: Request, conversation_id: int, session: SessionDep, staff: CurrentStaff
+) -> Response:
+    assert staff.id is not None
+    conversation = handoff.release(
+        session, conversation_id, staff.id, utcnow(), as_admin=staff.role == "admin"
+    )
+    if conversation is None:
+        raise HTTPException(409, translator(request).gettext("You do not hold this conversation."))
+    audit.record(
+        session, audit.Action.release, staff_id=staff.id, target=f"conversation:{conversation_id}"
+    )
+    session.commit()
+    return _back(conversation_id, "released")
+
+
+@router.post("/conversations/{conversation_id}/transfer")
+def transfer(
+    request: Request,
+    conversation_id: int,
+    session: SessionDep,
+    staff: CurrentStaff,
+    to_staff_id: Annotated[int, Form()],
+) -> Response:
+    assert staff.id is not None
+    try:
+        conversation = handoff.transfer(
+            session,
+            conversation_id,
+            staff.id,
+            to_staff_id,
+            utcnow(),
+            as_admin=staff.role == "admin",
+        )
+    except HandoffError as exc:
+        raise HTTPException(
+            400, translator(request).gettext("Choose an active colleague.")
+        ) from exc
+    if conversation is None:
+        raise HTTPException(409, translator(request).gettext("You do not hold this conversation."))
+    audit.record(
+        session,
+        audit.Action.transfer,
+        staff_id=staff.id,
+        target=f"conversation:{conversation_id}",
+        detail=f"to staff:{to_staff_id}",
+    )
+    session.commit()
+    return _back(conversation_id, "transferred")
+
+
+@router.post("/conversations/{conversation_id}/close")
+def close(
+    request: Request,
+    conversation_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    staff: CurrentStaff,
+    topic: Annotated[str, Form(max_length=64)],
+    outcome: Annotated[str, Form(max_length=32)],
+) -> Response:
+    assert staff.id is not None
+    t = translator(request)
+    known = {topic_id for topic_id, _ in canned.closing_topics(canned.knowledge(settings), "en")}
+    if topic != OTHER_TOPIC and topic not in known:
+        raise HTTPException(400, t.gettext("Choose a topic from the list."))
+    if outcome not in OUTCOME_LABELS:
+        raise HTTPException(400, t.gettext("Choose an outcome from the list."))
+    conversation = handoff.close(
+        session,
+        conversation_id,
+        staff.id,
+        topic,
+        outcome,
+        utcnow(),
+        as_admin=staff.role == "admin",
+    )
+    if conversation is None:
+        raise HTTPException(409, t.gettext("You do not hold this conversation."))
+    audit.record(
+        session,
+        audit.Action.close,
+        staff_id=staff.id,
+        target=f"conversation:{conversation_id}",
+        detail=f"{topic} {outcome}",
+    )
+    session.commit()
+    return _back(conversation_id, "closed")
+
+
+def _wake_the_outbox(request: Request) -> None:
+    wakeup = getattr(request.app.state, "wakeup", None)
+    if wakeup is not None:
+        try:
+            anyio.from_thread.run_sync(wakeup.set)
+        except RuntimeError:  # not called from a worker thread (e.g. a direct call)
+            wakeup.set()
+
+
+@router.post("/conversations/{conversation_id}/reply")
+def reply(
+    request: Request,
+    conversation_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    staff: CurrentStaff,
+    text: Annotated[str, Form(max_length=MAX_REPLY)],
+    topic: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    t = translator(request)
+    conversation = _conversation(session, conversation_id)
+    if not _holds(staff, conversation):
+        raise HTTPException(409, t.gettext("Take the conversation before you answer."))
+    text = text.strip()
+    if not text:
+        raise HTTPException(400, t.gettext("The answer is empty."))
+    now = utcnow()
+    message = outbox.enqueue(
+        session,
+        conversation,
+        text,
+        sender=Sender.staff,
+        staff_id=staff.id,
+        language=conversation.language,
+        now=now,
+        settings=settings,
+    )
+    if topic:
+        message.topic = topic
+        session.add(message)
+    handoff.record_staff_reply(session, conversation, now)
+    audit.record(
+        session,
+        audit.Action.reply,
+        staff_id=staff.id,
+        target=f"conversation:{conversation_id}",
+        detail=f"message:{message.id}" + (f" canned:{topic}" if topic else ""),
+    )
+    session.commit()
+    _wake_the_outbox(request)
+    return _back(conversation_id, "held" if message.status == MessageStatus.held else "sent")
+
+
+@router.post("/conversations/{conversation_id}/note")
+def note(
+    request: Request,
+    conversation_id: int,
+    session: SessionDep,
+    staff: CurrentStaff,
+    text: Annotated[str, Form(max_length=MAX_REPLY)],
+) -> Response:
+    conversation = _conversation(session, conversation_id)
+    text = text.strip()
+    if not text:
+        raise HTTPException(400, translator(request).gettext("The note is empty."))
+    session.add(
+        Message(
+            conversation_id=conversation_id,
+            channel=conversation.channel,
+            direction=Direction.note,
+            sender=Sender.staff,
+            staff_id=staff.id,
+            text=text,
+            status=MessageStatus.handled,
+        )
+    )
+    audit.record(
+        session, audit.Action.note, staff_id=staff.id, target=f"conversation:{conversation_id}"
+    )
+    session.commit()
+    return _back(conversation_id, "noted")
+
+
+@router.post("/conversations/{conversation_id}/reveal")
+def reveal(
+    request: Request,
+    conversation_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    admin: CurrentAdmin,
+) -> Response:
+    conversation = _conversation(session, conversation_id)
+    contact = session.get(Contact, conversation.contact_id)
+    if contact is None:
+        raise HTTPException(404, "no contact")
+    audit.record(
+        session,
+        audit.Action.reveal,
+        staff_id=admin.id,
+        target=f"contact:{contact.id}",
+        detail=f"conversation:{conversation_id}",
+    )
+    session.commit()
+    address = decrypt_address(settings, contact.address_enc)
+    return _page(request, session, settings, admin, conversation, revealed=address)
+
+
+@router.get("/media/{message_id}")
+async def media(request: Request, message_id: int, staff: CurrentStaff) -> Response:
+    """A person's voice note or picture, fetched from their channel for the console."""
+    engine = request.app.state.engine
+
+    def find() -> tuple[str, str] | None:
+        with Session(engine) as session:
+            message = session.get(Message, message_id)
+            if message is None or not message.media_ref:
+                return None
+            return message.channel, message.media_ref
+
+    found = await anyio.to_thread.run_sync(find)
+    if found is None:
+        raise HTTPException(404, "no media")
+    kind, ref = found
+    channels = getattr(request.app.state, "channels", None)
+    channel = channels.get(kind) if channels is not None else None
+    if channel is None:
+        raise HTTPException(404, "this channel is not configured")
+    try:
+        content, content_type = await channel.fetch_media(ref)
+    except SendError as exc:
+        log.warning("media %s could not be fetched: %s", message_id, type(exc).__name__)
+        raise HTTPException(502, "the channel did not return the media") from exc
+    content_type = content_type.split(";")[0].strip().lower()
+    headers = {
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "private, no-store",
+    }
+    if content_type not in INLINE_MEDIA:
+        content_type = "application/octet-stream"
+        headers["Content-Disposition"] = f'attachment; filename="media-{message_id}"'
+    return Response(content, media_type=content_type, headers=headers)

@@ -1,0 +1,109 @@
+"""Logging in and out, and choosing the console's language."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+
+from bot import audit
+from bot.console import auth
+from bot.console.auth import CurrentStaff
+from bot.console.i18n import CONSOLE_LOCALES
+from bot.console.routing import console_router
+from bot.console.templating import render, translator
+from bot.deps import SessionDep
+from bot.models import utcnow
+
+router = console_router()
+
+
+def safe_next(target: str | None) -> str:
+    """Only a console path: never an address elsewhere (open redirect)."""
+    if (
+        target
+        and target.startswith("/console/")
+        and not any(bad in target for bad in ("//", "\\", "\n", "\r"))
+    ):
+        return target
+    return "/console/queue"
+
+
+@router.get("")
+@router.get("/")
+def console_home() -> RedirectResponse:
+    return RedirectResponse("/console/queue", status_code=303)
+
+
+@router.get("/login")
+def login_page(request: Request, next: str | None = None) -> Response:
+    return render(request, "login.html", {"next": safe_next(next), "error": None, "email": ""})
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    session: SessionDep,
+    email: Annotated[str, Form(max_length=254)],
+    password: Annotated[str, Form(max_length=1024)],
+    next: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    t = translator(request)
+    limiter = auth.login_limiter(request)
+    client = request.client.host if request.client else "unknown"
+    if not limiter.allow(client):
+        raise HTTPException(429, t.gettext("Too many login attempts. Wait a few minutes."))
+    now = utcnow()
+    result = auth.authenticate(session, email, password, now)
+    if result.user is None:
+        known_id = result.known.id if result.known else None
+        audit.record(
+            session,
+            audit.Action.login_failed,
+            staff_id=known_id,
+            detail="locked" if result.locked else None,
+            now=now,
+        )
+        session.commit()
+        if result.locked:
+            error = t.gettext("Too many failed attempts: this account is locked for 15 minutes.")
+        else:
+            error = t.gettext("Wrong e-mail address or password.")
+        context = {"next": safe_next(next), "error": error, "email": email}
+        return render(request, "login.html", context, status_code=401)
+    audit.record(session, audit.Action.login, staff_id=result.user.id, now=now)
+    session.commit()
+    auth.log_in(request, result.user)
+    return RedirectResponse(safe_next(next), status_code=303)
+
+
+@router.post("/logout")
+def logout(request: Request, session: SessionDep, staff: CurrentStaff) -> Response:
+    auth.log_out(request, session, staff)
+    audit.record(session, audit.Action.logout, staff_id=staff.id)
+    session.commit()
+    return RedirectResponse("/console/login", status_code=303)
+
+
+@router.post("/locale")
+def choose_locale(
+    request: Request,
+    session: SessionDep,
+    locale: Annotated[str, Form()],
+    back: Annotated[str, Form()] = "",
+) -> Response:
+    if locale not in CONSOLE_LOCALES:
+        raise HTTPException(400, "unknown language")
+    auth.replace_session(request, locale=locale)
+    staff_id = auth.read_session(request).staff_id
+    if staff_id is not None:
+        try:
+            staff = auth.current_staff(request, session)
+        except HTTPException:
+            staff = None
+        if staff is not None:
+            staff.locale = locale
+            session.add(staff)
+            session.commit()
+    return RedirectResponse(safe_next(back) if back else "/console/queue", status_code=303)

@@ -1,0 +1,67 @@
+"""The queue page: who is waiting, urgent first, updated live."""
+
+from __future__ import annotations
+
+from fastapi import HTTPException, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from bot import audit, handoff
+from bot.console import live, queries
+from bot.console.auth import CurrentStaff
+from bot.console.routing import console_router
+from bot.console.templating import render, render_fragment, translator
+from bot.deps import EngineDep, SessionDep
+from bot.models import utcnow
+
+router = console_router()
+
+
+@router.get("/queue")
+def queue_page(request: Request, session: SessionDep, staff: CurrentStaff) -> Response:
+    assert staff.id is not None
+    view = queries.queue_view(session, staff.id)
+    return render(request, "queue.html", {"view": view, "now": utcnow()})
+
+
+@router.get("/queue/events")
+def queue_events(request: Request, engine: EngineDep, staff: CurrentStaff) -> StreamingResponse:
+    staff_id = staff.id
+    assert staff_id is not None
+
+    def version() -> str:
+        with Session(engine) as session:
+            return queries.queue_version(session, utcnow())
+
+    def events() -> live.Events:
+        with Session(engine) as session:
+            view = queries.queue_view(session, staff_id)
+        html = render_fragment(request, "_queue.html", {"view": view, "now": utcnow()})
+        return [("queue", html)]
+
+    return live.event_stream(
+        request,
+        version,
+        events,
+        poll_seconds=getattr(request.app.state, "console_poll_seconds", live.POLL_SECONDS),
+    )
+
+
+@router.post("/queue/next")
+def claim_next(request: Request, session: SessionDep, staff: CurrentStaff) -> Response:
+    assert staff.id is not None
+    now = utcnow()
+    conversation = handoff.claim_next(session, staff.id, now)
+    if conversation is None:
+        raise HTTPException(409, translator(request).gettext("Nobody is waiting."))
+    audit.record(
+        session, audit.Action.claim, staff_id=staff.id, target=f"conversation:{conversation.id}"
+    )
+    session.commit()
+    return RedirectResponse(f"/console/conversations/{conversation.id}", status_code=303)
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
