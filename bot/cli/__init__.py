@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import db, kb, privacy, serve, stats
+from bot.cli import db, kb, privacy, rasa, serve, stats
 
 app = typer.Typer(
     help="helpline: a multilingual chatbot service for a refugee information line.",
@@ -24,6 +24,7 @@ app.add_typer(privacy.retention_app, name="retention")
 app.add_typer(privacy.contact_app, name="contact")
 app.command("stats")(stats.stats)
 app.add_typer(stats.contacts_app, name="contacts")
+app.add_typer(rasa.app, name="rasa")
 
 
 def main() -> None:
