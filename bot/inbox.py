@@ -255,16 +255,17 @@ def _answer(session: Session, flows: FlowEngine, conversation_id: int, now: date
     for turn in _turns(session, conversation, messages):
         if conversation.owner != Owner.bot:
             break  # handed over mid-batch: the rest is for staff
-        match = flows.handle(session, conversation, contact, turn.turn, now=now)
         for message in turn.messages:
             message.button = turn.turn.button or message.button
-            if match is not None and message.text:
-                message.topic, message.score, message.language = (
-                    match.topic,
-                    match.score,
-                    match.lang,
-                )
-            session.add(message)
+        session.flush()
+        match = flows.handle(session, conversation, contact, turn.turn, now=now)
+        if conversation.outcome == ERASED:
+            break  # the person's messages are gone
+        if match is not None:
+            for message in turn.messages:
+                message.topic, message.score = match.topic, match.score
+                message.language = match.lang
+        session.flush()
     return len(messages)
 
 

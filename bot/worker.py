@@ -27,7 +27,7 @@ import anyio
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from bot import outbox
+from bot import inbox, outbox
 from bot.channels import Channels, build_channels
 from bot.config import Settings
 from bot.models import utcnow
@@ -47,6 +47,9 @@ class Job:
 JOBS: list[Job] = [
     Job("outbox", 0.5, outbox.send_due),
 ]
+JOBS.append(Job("inbox", 0.25, inbox.process_due))
+JOBS.append(Job("idle-conversations", 300.0, inbox.close_idle))
+JOBS.append(Job("erasures", 30.0, inbox.delete_erased))
 
 
 class Wakeup:

@@ -190,6 +190,8 @@ def _parse_flow(raw: Mapping[str, Any], stem: str) -> Flow:
 def _parse_step(body: Any, name: str) -> Step:
     if isinstance(body, list):
         return Step(run=tuple(body))
+    if isinstance(body, dict):  # YAML 1.1 reads a bare `on:` key as True
+        body = {"on" if key is True else key: value for key, value in body.items()}
     if not isinstance(body, dict) or set(body) - {"on", "otherwise"}:
         raise FlowError(f"step {name!r}: a list of instructions, or 'on'/'otherwise'")
     otherwise = body.get("otherwise")
