@@ -289,18 +289,18 @@ def claim_due(
             query = query.with_for_update(skip_locked=True, of=Message)
         rows = session.exec(query).all()
         for message, address_enc in rows:
+            seen_status, attempts = message.status, message.attempts + 1
             result = session.execute(
                 update(Message)
                 .where(
                     col(Message.id) == message.id,
-                    col(Message.status) == message.status,
-                    col(Message.attempts) == message.attempts,
+                    col(Message.status) == seen_status,
+                    col(Message.attempts) == attempts - 1,
                 )
                 .values(
-                    status=MessageStatus.sending,
-                    attempts=message.attempts + 1,
-                    next_attempt_at=lease_until,
+                    status=MessageStatus.sending, attempts=attempts, next_attempt_at=lease_until
                 )
+                .execution_options(synchronize_session=False)
             )
             if getattr(result, "rowcount", 0) != 1:
                 continue  # another worker took it
@@ -309,7 +309,7 @@ def claim_due(
                 Claim(
                     message_id=message.id,
                     channel=message.channel,
-                    attempts=message.attempts + 1,
+                    attempts=attempts,
                     outbound=Outbound(
                         address=decrypt_address(settings, address_enc),
                         text=message.text or "",

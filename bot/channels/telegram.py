@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+import os
 import warnings
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +30,10 @@ from bot.channels.base import Channel, SendError
 from bot.config import Settings
 from bot.messages import Inbound, Outbound
 from bot.privacy import address_hash
+
+# python-telegram-bot 22 warns whenever it builds a RetryAfter (its int-or-timedelta
+# migration) unless the process opts in to timedelta durations, which we handle.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 KIND = "telegram"
 MAX_TEXT = 4096  # Bot API limit for a message text

@@ -39,7 +39,7 @@ def settings(
     fake_telegram.configure(settings, webhook_secret=WEBHOOK_SECRET)
     fake_twilio.configure(settings)
     settings.run_worker = False
-    settings.provider_timeout_seconds = 1.0
+    settings.provider_timeout_seconds = 0.5
     return settings
 
 
