@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import db, kb, privacy, rasa, serve, stats
+from bot.cli import db, demo, kb, privacy, rasa, serve, staff, stats, telegram, worker
 
 app = typer.Typer(
     help="helpline: a multilingual chatbot service for a refugee information line.",
@@ -25,6 +25,10 @@ app.add_typer(privacy.contact_app, name="contact")
 app.command("stats")(stats.stats)
 app.add_typer(stats.contacts_app, name="contacts")
 app.add_typer(rasa.app, name="rasa")
+app.add_typer(telegram.app, name="telegram")
+app.command("worker")(worker.worker)
+app.add_typer(staff.app, name="staff")
+app.command("demo")(demo.demo)
 
 
 def main() -> None:

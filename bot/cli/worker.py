@@ -1,0 +1,31 @@
+"""``helpline worker``: the background jobs (outbox, inbox, ...) without the web service."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import typer
+
+from bot import db
+from bot.config import get_settings
+from bot.worker import run_worker
+
+
+def worker() -> None:
+    """Run the background jobs until SIGINT/SIGTERM (several may run side by side)."""
+    settings = get_settings()
+    engine = db.make_engine(settings.database_url)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        typer.echo("worker running; Ctrl-C stops it")
+        await run_worker(engine, settings, stop)
+
+    try:
+        asyncio.run(main())
+    finally:
+        engine.dispose()
