@@ -181,7 +181,32 @@ class ContactRecord(SQLModel, table=True):
     """One contact, for the statistics. Holds no personal data."""
 
     __tablename__ = "contact_record"
-    __table_args__ = (Index("ix_contact_record_started", "started_at", "channel"),)
+    # The reports read these indexes and never the table (see bot/reports.py): a
+    # period's range, and the groups the reports count in index order (no sorting).
+    __table_args__ = (
+        Index(
+            "ix_contact_record_started",
+            "started_at",
+            "channel",
+            "handled_by",
+            "first_response_at",
+            "closed_at",
+        ),
+        Index(
+            "ix_contact_record_kind",
+            "channel",
+            "handled_by",
+            "handed_off",
+            "source",
+            "started_at",
+            "closed_at",
+            "first_response_at",
+            "minutes",
+            "participants",
+        ),
+        Index("ix_contact_record_language", "language", "handled_by", "started_at"),
+        Index("ix_contact_record_topic", "topic", "handled_by", "started_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=20)

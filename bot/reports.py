@@ -13,15 +13,16 @@ between SQLite and PostgreSQL and correct across daylight-saving changes.
 from __future__ import annotations
 
 import calendar
+import itertools
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, case, cast, func, literal
+from sqlalchemy import Float, case, cast, func, select
 from sqlalchemy.sql import ColumnElement
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from bot.models import Channel, ContactRecord, HandledBy
 
@@ -175,103 +176,142 @@ class Report:
 def build_report(session: Session, period: Period, tz: ZoneInfo) -> Report:
     start, end = period.bounds(tz)
     in_period = [col(ContactRecord.started_at) >= start, col(ContactRecord.started_at) < end]
-    months = period.months()
-    bucket = _month_bucket(period.month_starts(tz))
+    months = len(period.months())
 
-    staff = {channel: [0] * len(months) for channel in STAFF_CHANNELS}
-    bot = {channel: [0] * len(months) for channel in CHAT_CHANNELS}
+    staff = {channel: [0] * months for channel in STAFF_CHANNELS}
+    bot = {channel: [0] * months for channel in CHAT_CHANNELS}
     minutes: dict[str, int] = {}
     conversations = resolved = handed_off = 0
-    closed = col(ContactRecord.closed_at).is_not(None)
-    rows = session.exec(
-        select(  # type: ignore[call-overload]
-            bucket,
-            ContactRecord.channel,
-            ContactRecord.handled_by,
-            ContactRecord.handed_off,
-            ContactRecord.source,
-            closed,
-            func.count(),
-            func.coalesce(func.sum(ContactRecord.minutes), 0),
-        )
-        .where(*in_period)
-        .group_by(
-            bucket,
-            ContactRecord.channel,
-            ContactRecord.handled_by,
-            ContactRecord.handed_off,
-            ContactRecord.source,
-            closed,
-        )
-    ).all()
-    for month, channel, handled_by, was_handed_off, source, is_closed, count, spent in rows:
-        minutes[channel] = minutes.get(channel, 0) + int(spent)
-        if handled_by == HandledBy.staff and channel in staff:
-            staff[channel][month] += count
-        elif channel in bot:
-            bot[channel][month] += count
-        if channel in CHAT_CHANNELS and (source == "live" or handled_by == HandledBy.bot):
-            conversations += count
-            handed_off += count if was_handed_off else 0
-            finished = is_closed or source == "import"
-            if handled_by == HandledBy.bot and not was_handed_off and finished:
-                resolved += count
+    answered = closed_by_staff = 0  # how many durations each median is taken over
+    qa = QaSessions(0, 0, 0)
+    for group in _groups(session, in_period, period.month_starts(tz)):
+        minutes[group.channel] = minutes.get(group.channel, 0) + group.minutes
+        if group.handled_by == HandledBy.staff and group.channel in staff:
+            _add(staff[group.channel], group.per_month)
+        elif group.channel in bot:
+            _add(bot[group.channel], group.per_month)
+        if group.channel == Channel.qa_session:
+            qa = QaSessions(
+                qa.sessions + group.count,
+                qa.participants_total + group.participants,
+                max(qa.participants_max, group.biggest),
+            )
+        if group.channel not in CHAT_CHANNELS:
+            continue
+        answered += group.answered
+        if group.handled_by == HandledBy.staff:
+            closed_by_staff += group.closed
+        if group.source == "live" or group.handled_by == HandledBy.bot:
+            conversations += group.count
+            handed_off += group.count if group.handed_off else 0
+            finished = group.count if group.source == "import" else group.closed
+            if group.handled_by == HandledBy.bot and not group.handed_off:
+                resolved += finished
 
+    chats = [*in_period, col(ContactRecord.channel).in_(CHAT_CHANNELS)]
     return Report(
         period=period,
-        months=tuple(months),
+        months=tuple(period.months()),
         staff={channel: Line(tuple(counts)) for channel, counts in staff.items()},
         bot={channel: Line(tuple(counts)) for channel, counts in bot.items()},
         bot_work=BotWork(conversations, resolved, handed_off),
-        qa=_qa_sessions(session, in_period),
+        qa=qa,
         minutes=minutes,
         by_language=_split_by(session, ContactRecord.language, in_period),
         by_topic=_split_by(session, ContactRecord.topic, in_period),
         median_first_response=_median_seconds(
-            session,
-            ContactRecord.first_response_at,
-            [*in_period, col(ContactRecord.channel).in_(CHAT_CHANNELS)],
+            session, ContactRecord.first_response_at, chats, answered
         ),
         median_resolution=_median_seconds(
             session,
             ContactRecord.closed_at,
-            [
-                *in_period,
-                col(ContactRecord.channel).in_(CHAT_CHANNELS),
-                col(ContactRecord.handled_by) == HandledBy.staff,
-            ],
+            [*chats, col(ContactRecord.handled_by) == HandledBy.staff],
+            closed_by_staff,
         ),
     )
 
 
-def _month_bucket(month_starts: list[datetime]) -> ColumnElement[int]:
-    """0 for the period's first month, 1 for the second, ... as a SQL expression."""
-    if not month_starts:
-        return literal(0)
+def _add(counts: list[int], more: list[int]) -> None:
+    for index, value in enumerate(more):
+        counts[index] += value
+
+
+@dataclass(frozen=True)
+class _Group:
+    """The period's records of one kind: channel, who handled them, handed off, source."""
+
+    channel: str
+    handled_by: str
+    handed_off: bool
+    source: str
+    count: int
+    per_month: list[int]
+    closed: int
+    answered: int  # with a first staff answer
+    minutes: int
+    participants: int
+    biggest: int
+
+
+def _groups(session: Session, in_period: list[Any], month_starts: list[datetime]) -> list[_Group]:
+    """One grouped query for the table, the bot's work and the Q&A sessions.
+
+    It groups by the leading columns of ``ix_contact_record_kind``, so the database
+    reads that index in order instead of sorting the records; months are counted as
+    one ``started_at < boundary`` sum per month boundary rather than grouped, and
+    turned into per-month counts here.
+    """
     started = col(ContactRecord.started_at)
-    return case(
-        *[(started < boundary, index) for index, boundary in enumerate(month_starts)],
-        else_=len(month_starts),
+    kind = (
+        col(ContactRecord.channel),
+        col(ContactRecord.handled_by),
+        col(ContactRecord.handed_off),
+        col(ContactRecord.source),
     )
-
-
-def _qa_sessions(session: Session, in_period: list[Any]) -> QaSessions:
-    sessions, total, biggest = session.exec(
+    query = (
         select(
+            *kind,
             func.count(),
+            func.count(col(ContactRecord.closed_at)),
+            func.count(col(ContactRecord.first_response_at)),
+            func.coalesce(func.sum(ContactRecord.minutes), 0),
             func.coalesce(func.sum(ContactRecord.participants), 0),
             func.coalesce(func.max(ContactRecord.participants), 0),
-        ).where(*in_period, col(ContactRecord.channel) == Channel.qa_session)
-    ).one()
-    return QaSessions(int(sessions), int(total or 0), int(biggest or 0))
+            *[func.sum(case((started < boundary, 1), else_=0)) for boundary in month_starts],
+        )
+        .where(*in_period)
+        .group_by(*kind)
+    )
+    groups = []
+    for row in session.execute(query):
+        channel, handled_by, handed_off, source, count, closed, answered = row[:7]
+        spent, people, biggest, *before = (int(value or 0) for value in row[7:])
+        cumulative = [*before, count]
+        per_month = [cumulative[0]] + [b - a for a, b in itertools.pairwise(cumulative)]
+        groups.append(
+            _Group(
+                channel=channel,
+                handled_by=handled_by,
+                handed_off=bool(handed_off),
+                source=source,
+                count=count,
+                per_month=per_month,
+                closed=closed,
+                answered=answered,
+                minutes=spent,
+                participants=people,
+                biggest=biggest,
+            )
+        )
+    return groups
 
 
 def _split_by(session: Session, column: Any, in_period: list[Any]) -> dict[str, Split]:
     counts: dict[str, Split] = {}
-    rows = session.exec(
-        select(column, ContactRecord.handled_by, func.count())
+    rows = session.execute(
+        select(column, col(ContactRecord.handled_by), func.count())
         .where(*in_period)
-        .group_by(column, ContactRecord.handled_by)
+        .group_by(column, col(ContactRecord.handled_by))
     ).all()
     for key, handled_by, count in rows:
         name = key or UNKNOWN
@@ -283,14 +323,13 @@ def _split_by(session: Session, column: Any, in_period: list[Any]) -> dict[str, 
     return dict(sorted(counts.items(), key=lambda item: (-item[1].total, item[0])))
 
 
-def _median_seconds(session: Session, until: Any, where: list[Any]) -> float | None:
-    """The median of ``until - started_at``, computed in the database."""
+def _median_seconds(session: Session, until: Any, where: list[Any], count: int) -> float | None:
+    """The median of ``until - started_at`` over ``count`` matching records, in the database."""
     duration = _seconds_between(session, col(ContactRecord.started_at), col(until))
     where = [*where, col(until).is_not(None)]
-    count = session.exec(select(func.count()).where(*where)).one()
     if not count:
         return None
-    middle = session.exec(
+    middle = session.scalars(
         select(duration)
         .where(*where)
         .order_by(duration)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 18:23:21.880121
+Create Date: 2026-11-26 18:30:23.230813
 """
 from collections.abc import Sequence
 
@@ -122,7 +122,10 @@ def upgrade() -> None:
     sa.UniqueConstraint('conversation_id')
     )
     with op.batch_alter_table('contact_record', schema=None) as batch_op:
-        batch_op.create_index('ix_contact_record_started', ['started_at', 'channel'], unique=False)
+        batch_op.create_index('ix_contact_record_kind', ['channel', 'handled_by', 'handed_off', 'source', 'started_at', 'closed_at', 'first_response_at', 'minutes', 'participants'], unique=False)
+        batch_op.create_index('ix_contact_record_language', ['language', 'handled_by', 'started_at'], unique=False)
+        batch_op.create_index('ix_contact_record_started', ['started_at', 'channel', 'handled_by', 'first_response_at', 'closed_at'], unique=False)
+        batch_op.create_index('ix_contact_record_topic', ['topic', 'handled_by', 'started_at'], unique=False)
 
     op.create_table('message',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -167,7 +170,10 @@ def downgrade() -> None:
 
     op.drop_table('message')
     with op.batch_alter_table('contact_record', schema=None) as batch_op:
+        batch_op.drop_index('ix_contact_record_topic')
         batch_op.drop_index('ix_contact_record_started')
+        batch_op.drop_index('ix_contact_record_language')
+        batch_op.drop_index('ix_contact_record_kind')
 
     op.drop_table('contact_record')
     with op.batch_alter_table('conversation', schema=None) as batch_op:
