@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from bot import __version__, db, health, observability, webhooks, worker
+from bot import __version__, db, health, observability, webchat, webhooks, worker
 from bot.config import Settings, get_settings
 from bot.console import router as console_router
 
@@ -32,5 +32,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(health.router)
     app.include_router(observability.router)
     app.include_router(webhooks.router)
+    app.include_router(webchat.router)
     app.include_router(console_router)
     return app

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
-from bot import outbox, stats
+from bot import outbox, retention, stats
 from bot.config import Settings
 from bot.contacts import get_or_create_contact
 from bot.db import session_scope
@@ -32,6 +32,7 @@ from bot.i18n import strip_isolates
 from bot.messages import Inbound
 from bot.models import (
     Contact,
+    ContactRecord,
     Conversation,
     Direction,
     Message,
@@ -355,7 +356,7 @@ def close_idle(engine: Engine, settings: Settings, *, now: datetime) -> int:
 
 
 def delete_erased(engine: Engine, settings: Settings, *, now: datetime) -> int:
-    """Finish erasures: once the goodbye is sent (or an hour has passed), delete the rest."""
+    """Finish erasures: once the goodbye is sent (or an hour has passed), erase the rest."""
     unsent = (MessageStatus.queued, MessageStatus.sending, MessageStatus.held)
     with session_scope(engine) as session:
         erased = session.exec(
@@ -371,15 +372,21 @@ def delete_erased(engine: Engine, settings: Settings, *, now: datetime) -> int:
             closed_at = conversation.closed_at or now
             if waiting is not None and now - closed_at < ERASE_GIVE_UP_AFTER:
                 continue
-            contact_id = conversation.contact_id
-            session.exec(delete(Message).where(col(Message.conversation_id) == conversation.id))
-            session.delete(conversation)
-            session.flush()
-            others = session.exec(
-                select(Conversation.id).where(Conversation.contact_id == contact_id)
+            came_back = session.exec(
+                select(Conversation.id).where(
+                    Conversation.contact_id == conversation.contact_id,
+                    Conversation.id != conversation.id,
+                )
             ).first()
-            contact = session.get(Contact, contact_id)
-            if others is None and contact is not None:
-                session.delete(contact)
+            if came_back is None:
+                retention.erase_contact(session, conversation.contact_id)
+            else:  # the person wrote again since: keep their new conversation
+                session.exec(delete(Message).where(col(Message.conversation_id) == conversation.id))
+                session.exec(
+                    update(ContactRecord)
+                    .where(col(ContactRecord.conversation_id) == conversation.id)
+                    .values(conversation_id=None)
+                )
+                session.delete(conversation)
             done += 1
         return done

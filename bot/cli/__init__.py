@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import db, demo, kb, privacy, rasa, serve, staff, stats, telegram, worker
+from bot.cli import chat, db, demo, kb, privacy, rasa, serve, staff, stats, telegram, worker
 
 app = typer.Typer(
     help="helpline: a multilingual chatbot service for a refugee information line.",
@@ -20,6 +20,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(kb.app, name="kb")
 app.command("serve")(serve.serve)
+app.command("chat")(chat.chat)
 app.add_typer(privacy.retention_app, name="retention")
 app.add_typer(privacy.contact_app, name="contact")
 app.command("stats")(stats.stats)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
 from bot import outbox, stats
@@ -36,7 +36,7 @@ from bot.handoff import HandoffResult, request_handoff
 from bot.hours import OpeningHours
 from bot.i18n import LANGUAGE_NAMES, Speaker, isolate, speaker
 from bot.messages import Button
-from bot.models import Contact, Conversation, Message, Owner
+from bot.models import Contact, ContactRecord, Conversation, Message, Owner
 
 LANGUAGE_CONFIDENCE = 0.75  # below this, ask the person which language they write
 MAX_INSTRUCTIONS = 200  # per turn: a loop of "go"s in a flow file stops here
@@ -631,56 +631,38 @@ def _waiting_before(session: Session, conversation: Conversation) -> int:
 def _erase(run: _Run) -> None:
     """Erase the person's data now, but for the goodbye just queued for them.
 
-    That one message needs the channel address until it is sent; ``delete_erased``
-    removes it, the conversation and the contact afterwards. Anonymous contact
-    records stay (their conversation link is set to NULL).
+    That one message needs the channel address until it is sent; the inbox's
+    ``delete_erased`` job then erases the contact too (``retention.erase_contact``).
+    Anonymous contact records stay, unlinked from the deleted conversations.
     """
-    goodbye = run.session.exec(
+    session, contact, kept = run.session, run.contact, run.conversation
+    goodbye = session.exec(
         select(Message.id)
-        .where(Message.conversation_id == run.conversation.id, Message.sender == "bot")
+        .where(Message.conversation_id == kept.id, Message.sender == "bot")
         .order_by(col(Message.id).desc())
     ).first()
-    erase_contact(run.session, run.contact, keep_message_id=goodbye, now=run.now)
-    run.conversation.owner = Owner.closed
-    run.conversation.outcome = ERASED
-
-
-def erase_contact(
-    session: Session, contact: Contact, *, keep_message_id: int | None = None, now: datetime
-) -> None:
-    """Delete a person's conversations and messages, and forget their state.
-
-    With ``keep_message_id``, that message and its conversation stay, closed and
-    marked erased, until ``delete_erased`` removes them after the message was sent.
-    """
     conversations = session.exec(
         select(Conversation).where(Conversation.contact_id == contact.id)
     ).all()
-    kept = session.get(Message, keep_message_id) if keep_message_id else None
     for conversation in conversations:
-        conversation.closed_at = conversation.closed_at or now
-        if conversation.owner != Owner.closed:
-            conversation.owner = Owner.closed
+        conversation.owner = Owner.closed
+        conversation.closed_at = conversation.closed_at or run.now
         stats.sync_record(session, conversation)
-        if kept is not None and conversation.id == kept.conversation_id:
-            conversation.outcome = ERASED
-            session.add(conversation)
-            continue
-        session.exec(delete(Message).where(col(Message.conversation_id) == conversation.id))
-        session.delete(conversation)
-    if kept is not None:
-        session.exec(
-            delete(Message).where(
-                col(Message.conversation_id) == kept.conversation_id, col(Message.id) != kept.id
-            )
-        )
+    kept.outcome = ERASED
+    others = [c.id for c in conversations if c.id != kept.id]
     session.flush()
-    if kept is None:
-        session.delete(contact)
-        return
-    contact.language = None
-    contact.language_chosen = False
-    contact.consent_at = None
+    session.exec(
+        delete(Message).where(
+            col(Message.conversation_id).in_([*others, kept.id]), col(Message.id) != goodbye
+        )
+    )
+    session.exec(
+        update(ContactRecord)
+        .where(col(ContactRecord.conversation_id).in_(others))
+        .values(conversation_id=None)
+    )
+    session.exec(delete(Conversation).where(col(Conversation.id).in_(others)))
+    contact.language, contact.language_chosen, contact.consent_at = None, False, None
     contact.flow = contact.flow_step = None
     contact.flow_data = {}
 

@@ -1,0 +1,190 @@
+"""``/try``: a web page to chat with the bot, through the same inbox and flows.
+
+The page is rendered on the server (the transcript so far) and a little JavaScript
+of ours (no CDN) posts what the person writes or presses and polls for new
+messages. A random cookie is the "channel address" of the webchat contact; "Start
+again" simply gets a new one.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import FileResponse, HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import BaseModel, Field
+from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
+
+from bot import inbox
+from bot.config import LANGUAGES, Settings
+from bot.contacts import find_contact
+from bot.deps import EngineDep, SettingsDep
+from bot.i18n import RTL_LANGUAGES, speaker
+from bot.messages import Inbound
+from bot.models import Conversation, Direction, Message, MessageStatus, utcnow
+
+router = APIRouter(prefix="/try", tags=["web chat"])
+
+HERE = Path(__file__).resolve().parent / "webchat_ui"
+STATIC_FILES = {"try.js": "text/javascript", "try.css": "text/css"}
+COOKIE = "helpline_try"
+SHOWN = (
+    MessageStatus.received,
+    MessageStatus.handled,
+    MessageStatus.sent,
+    MessageStatus.delivered,
+    MessageStatus.read,
+)
+templates = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(["html"]),
+    extensions=["jinja2.ext.i18n"],
+)
+
+
+class Said(BaseModel):
+    """What the person typed or pressed on the page."""
+
+    id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+    text: str | None = Field(default=None, max_length=2000)
+    button: str | None = Field(default=None, max_length=128)
+
+
+def _address(request: Request) -> str | None:
+    token = request.cookies.get(COOKIE, "")
+    return f"try:{token}" if 16 <= len(token) <= 64 else None
+
+
+def _transcript(
+    session: Session, settings: Settings, address: str, after: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    contact = find_contact(session, settings, "webchat", address)
+    if contact is None:
+        return [], None
+    rows = session.exec(
+        select(Message)
+        .join(Conversation, col(Conversation.id) == Message.conversation_id)
+        .where(
+            Conversation.contact_id == contact.id,
+            col(Message.id) > after,
+            col(Message.status).in_(SHOWN),
+            Message.direction != Direction.note,
+        )
+        .order_by(col(Message.id))
+    ).all()
+    messages = [
+        {
+            "id": m.id,
+            "side": "me" if m.direction == Direction.inbound else m.sender,
+            "text": m.text or (f"[{m.media_type}]" if m.media_type else ""),
+            "buttons": m.buttons or [],
+        }
+        for m in rows
+    ]
+    return messages, contact.language
+
+
+def _page_language(request: Request, known: str | None) -> str:
+    if known:
+        return known
+    for part in request.headers.get("accept-language", "").split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in LANGUAGES:
+            return code
+    return "en"
+
+
+@router.get("", response_class=HTMLResponse)
+def page(request: Request, settings: SettingsDep, engine: EngineDep) -> Response:
+    address = _address(request)
+    token = None
+    if address is None:
+        token = secrets.token_urlsafe(24)
+        address = f"try:{token}"
+    with Session(engine) as session:
+        messages, known = _transcript(session, settings, address, 0)
+    lang = _page_language(request, known)
+    assert settings.locales_dir is not None
+    html = templates.get_template("try.html").render(
+        _=speaker(settings.locales_dir, lang).gettext,
+        lang=lang,
+        rtl=lang in RTL_LANGUAGES,
+        messages=messages,
+        after=messages[-1]["id"] if messages else 0,
+        static_url=str(request.url_for("webchat_static", name="x")).rsplit("/", 1)[0],
+        messages_url=str(request.url_for("webchat_messages")),
+        restart_url=str(request.url_for("webchat_restart")),
+    )
+    response = HTMLResponse(html)
+    if token:
+        _set_cookie(response, token, settings)
+    return response
+
+
+@router.get("/messages", name="webchat_messages")
+def messages(
+    request: Request, settings: SettingsDep, engine: EngineDep, after: int = 0
+) -> dict[str, Any]:
+    address = _address(request)
+    if address is None:
+        return {"messages": []}
+    with Session(engine) as session:
+        found, _ = _transcript(session, settings, address, after)
+    return {"messages": found}
+
+
+@router.post("/messages", status_code=202)
+async def say(
+    said: Said, request: Request, settings: SettingsDep, engine: EngineDep
+) -> dict[str, bool]:
+    address = _address(request)
+    if address is None:
+        raise HTTPException(400, "open /try first: no chat cookie")
+    text = (said.text or "").strip() or None
+    if text is None and not said.button:
+        raise HTTPException(422, "write something or press a button")
+    inbound = Inbound(
+        channel="webchat",
+        address=address,
+        provider_message_id=f"try-{said.id}",
+        text=text,
+        button=said.button if text is None else None,
+        media_type=None,
+        media_ref=None,
+        received_at=utcnow(),
+    )
+    stored = await run_in_threadpool(inbox.receive, engine, settings, inbound)
+    wakeup = getattr(request.app.state, "wakeup", None)
+    if stored and wakeup is not None:
+        wakeup.set()
+    return {"stored": stored}
+
+
+@router.post("/restart", status_code=204, name="webchat_restart")
+def restart(settings: SettingsDep) -> Response:
+    response = Response(status_code=204)
+    _set_cookie(response, secrets.token_urlsafe(24), settings)
+    return response
+
+
+@router.get("/static/{name}", name="webchat_static")
+def static(name: str) -> FileResponse:
+    if name not in STATIC_FILES:
+        raise HTTPException(404)
+    return FileResponse(HERE / "static" / name, media_type=STATIC_FILES[name])
+
+
+def _set_cookie(response: Response, token: str, settings: Settings) -> None:
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=30 * 24 * 3600,
+        httponly=True,
+        samesite="strict",
+        secure=settings.public_url.startswith("https"),
+        path="/try",
+    )
