@@ -12,7 +12,6 @@ Status codes: 403 unsigned or wrongly signed; 413 over ``HELPLINE_WEBHOOK_MAX_BY
 from __future__ import annotations
 
 import hmac
-import importlib
 import json
 import logging
 from collections.abc import Mapping
@@ -23,7 +22,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from bot import outbox
+from bot import inbox, outbox
 from bot.channels import telegram, whatsapp
 from bot.config import Settings
 from bot.db import session_scope
@@ -58,8 +57,6 @@ async def _body(request: Request, limit: int, channel: str) -> bytes:
 
 
 async def _store(engine: Engine, settings: Settings, request: Request, inbound: Inbound) -> bool:
-    # Imported here: the inbound pipeline (bot/inbox.py) lands in parallel with this module.
-    inbox = importlib.import_module("bot.inbox")
     try:
         stored = await run_in_threadpool(inbox.receive, engine, settings, inbound)
     except SQLAlchemyError as exc:

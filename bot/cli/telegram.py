@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import signal
 
@@ -12,7 +11,7 @@ import typer
 from sqlalchemy import Engine
 from telegram.error import TelegramError
 
-from bot import db
+from bot import db, inbox
 from bot.channels.telegram import POLL_SECONDS, TelegramChannel, to_inbound
 from bot.config import Settings, get_settings
 from bot.models import utcnow
@@ -65,7 +64,6 @@ async def poll_once(
     The offset only moves past an update once it is stored, so a database error
     means Telegram hands the same update out again.
     """
-    inbox = importlib.import_module("bot.inbox")
     updates = await channel.bot.get_updates(
         offset=offset, timeout=wait, allowed_updates=ALLOWED_UPDATES
     )

@@ -8,7 +8,8 @@ from sqlalchemy import Engine
 
 from bot.app import create_app
 from bot.config import Settings
-from bot.db import make_engine
+from bot.contacts import find_contact
+from bot.db import make_engine, session_scope
 from tests.channels.conftest import fixture, inbound_messages, post_telegram
 from tests.fakes.telegram_api import FakeTelegramAPI
 
@@ -57,15 +58,17 @@ def test_a_replayed_update_is_acknowledged_but_stored_once(
 
 
 def test_a_pressed_inline_button_becomes_its_payload_and_is_answered(
-    client: TestClient, inbox: object, fake_telegram: FakeTelegramAPI
+    client: TestClient, engine: Engine, settings: Settings, fake_telegram: FakeTelegramAPI
 ) -> None:
     update = fixture("telegram", "callback_query")
 
     assert post_telegram(client, update).status_code == 200
 
-    [inbound] = inbox.received  # type: ignore[attr-defined]
-    assert inbound.button == "lang:uk"
-    assert inbound.address == str(update["callback_query"]["message"]["chat"]["id"])
+    [stored] = inbound_messages(engine)
+    assert stored.button == "lang:uk"
+    with session_scope(engine) as session:
+        chat_id = str(update["callback_query"]["message"]["chat"]["id"])
+        assert find_contact(session, settings, "telegram", chat_id) is not None
     assert fake_telegram.answered == [update["callback_query"]["id"]]
 
 
