@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HELPLINE_DEMO ?= true
 
-.PHONY: run test check lint typecheck pytest catalogs catalogs-check migration clean
+.PHONY: run test check lint typecheck pytest catalogs catalogs-check migration clean console-catalogs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 ## run: install, migrate, load the demo, and serve on http://localhost:8000
 run: $(VENV)/.installed
 	$(BIN)/helpline db upgrade
+	$(BIN)/helpline demo
 	$(BIN)/helpline serve --host $(HOST) --port $(PORT)
 
 ## test: install with the dev extras, then lint, type-check and run every test
@@ -54,3 +55,7 @@ catalogs: $(VENV)/.installed-dev
 	$(BIN)/pybabel -q extract -F babel.cfg --no-location --sort-output --omit-header -o locales/bot.pot .
 	$(BIN)/pybabel -q update -D bot -i locales/bot.pot -d locales --no-fuzzy-matching --ignore-obsolete
 	$(BIN)/pybabel -q compile -D bot -d locales --statistics
+
+## console-catalogs: extract the staff console's strings, update its console.po files
+console-catalogs: $(VENV)/.installed-dev
+	$(BIN)/python -c "from bot.console.i18n import main; main()" locales

@@ -32,6 +32,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
 from bot.config import Settings
+from bot.console.i18n import N_
 from bot.deps import SessionDep
 from bot.models import Role, StaffUser
 
@@ -141,7 +142,7 @@ async def verify_csrf(request: Request) -> None:
         expected = f"{request.url.scheme}://{request.url.netloc}"
         settings: Settings = request.app.state.settings
         if origin not in (expected, settings.public_url.rstrip("/")):
-            raise HTTPException(403, "cross-site request refused")
+            raise HTTPException(403, N_("Refused: this form was sent from another site."))
     session = read_session(request)
     sent = request.headers.get("x-csrf-token")
     if sent is None:
@@ -149,7 +150,7 @@ async def verify_csrf(request: Request) -> None:
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
     if not sent or not hmac.compare_digest(sent, session.csrf):
-        raise HTTPException(403, "the form has expired: reload the page and try again")
+        raise HTTPException(403, N_("The form has expired: reload the page and try again."))
 
 
 # --- logging in --------------------------------------------------------------------
@@ -251,7 +252,7 @@ def _not_logged_in(request: Request) -> HTTPException:
         return HTTPException(
             303, "log in first", headers={"Location": f"/console/login?next={request.url.path}"}
         )
-    return HTTPException(401, "log in first")
+    return HTTPException(401, N_("Log in first."))
 
 
 def current_staff(request: Request, session: SessionDep) -> StaffUser:
@@ -270,7 +271,7 @@ def current_admin(
     request: Request, user: Annotated[StaffUser, Depends(current_staff)]
 ) -> StaffUser:
     if user.role != Role.admin:
-        raise HTTPException(403, "only an administrator may do this")
+        raise HTTPException(403, N_("Only an administrator may do this."))
     return user
 
 

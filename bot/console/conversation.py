@@ -81,7 +81,7 @@ INLINE_MEDIA = frozenset(
 def _conversation(session: Session, conversation_id: int) -> Conversation:
     conversation = session.get(Conversation, conversation_id)
     if conversation is None:
-        raise HTTPException(404, "no such conversation")
+        raise HTTPException(404, N_("There is no such conversation."))
     return conversation
 
 
@@ -383,7 +383,7 @@ def reveal(
     conversation = _conversation(session, conversation_id)
     contact = session.get(Contact, conversation.contact_id)
     if contact is None:
-        raise HTTPException(404, "no contact")
+        raise HTTPException(404, N_("There is no such contact."))
     audit.record(
         session,
         audit.Action.reveal,
@@ -410,17 +410,17 @@ async def media(request: Request, message_id: int, staff: CurrentStaff) -> Respo
 
     found = await anyio.to_thread.run_sync(find)
     if found is None:
-        raise HTTPException(404, "no media")
+        raise HTTPException(404, N_("There is no such media."))
     kind, ref = found
     channels = getattr(request.app.state, "channels", None)
     channel = channels.get(kind) if channels is not None else None
     if channel is None:
-        raise HTTPException(404, "this channel is not configured")
+        raise HTTPException(404, N_("This channel is not configured."))
     try:
         content, content_type = await channel.fetch_media(ref)
     except SendError as exc:
         log.warning("media %s could not be fetched: %s", message_id, type(exc).__name__)
-        raise HTTPException(502, "the channel did not return the media") from exc
+        raise HTTPException(502, N_("The channel did not return the media.")) from exc
     content_type = content_type.split(";")[0].strip().lower()
     headers = {
         "Content-Security-Policy": "default-src 'none'; sandbox",

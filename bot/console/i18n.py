@@ -4,7 +4,7 @@ Catalogs live in ``locales/<locale>/LC_MESSAGES/console.po``. A compiled ``.mo``
 used when it is newer than its ``.po``; otherwise the ``.po`` is compiled in memory,
 so a fresh checkout works without a build step.
 
-``python -m bot.console.i18n`` re-extracts ``locales/console.pot`` from the console's
+``make console-catalogs`` (``bot.console.i18n.main``) re-extracts ``locales/console.pot`` from the console's
 Python and templates and updates every ``console.po`` (``make console-catalogs``).
 """
 
@@ -108,7 +108,7 @@ def update_catalogs(locales_dir: Path, locales: tuple[str, ...] = CONSOLE_LOCALE
             write_po(fp, catalog, sort_output=True, width=100, ignore_obsolete=True)
 
 
-if __name__ == "__main__":
-    update_catalogs(
-        Path(sys.argv[1]) if len(sys.argv) > 1 else CONSOLE_DIR.parent.parent / "locales"
-    )
+def main() -> None:
+    """``make console-catalogs``: re-extract and update the console catalogs."""
+    default = CONSOLE_DIR.parent.parent / "locales"
+    update_catalogs(Path(sys.argv[1]) if len(sys.argv) > 1 else default)

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from bot import audit
 from bot.console import auth
 from bot.console.auth import CurrentStaff
-from bot.console.i18n import CONSOLE_LOCALES
+from bot.console.i18n import CONSOLE_LOCALES, N_
 from bot.console.routing import console_router
 from bot.console.templating import render, translator
 from bot.deps import SessionDep
@@ -94,7 +94,7 @@ def choose_locale(
     back: Annotated[str, Form()] = "",
 ) -> Response:
     if locale not in CONSOLE_LOCALES:
-        raise HTTPException(400, "unknown language")
+        raise HTTPException(400, N_("Unknown language."))
     auth.replace_session(request, locale=locale)
     staff_id = auth.read_session(request).staff_id
     if staff_id is not None:

@@ -44,16 +44,14 @@ SECURITY_HEADERS = {
 def error_response(request: Request, exc: HTTPException) -> Response:
     if exc.status_code in (301, 302, 303, 307, 308) and exc.headers:
         return RedirectResponse(exc.headers["Location"], status_code=exc.status_code)
-    if "text/html" in request.headers.get("accept", ""):
-        from bot.console.templating import render
+    from bot.console.templating import render, translator
 
-        return render(
-            request,
-            "error.html",
-            {"status": exc.status_code, "detail": exc.detail},
-            status_code=exc.status_code,
-        )
-    return PlainTextResponse(str(exc.detail), status_code=exc.status_code, headers=exc.headers)
+    # Details are English message ids or already translated; gettext leaves the latter.
+    detail = translator(request).gettext(str(exc.detail))
+    if "text/html" in request.headers.get("accept", ""):
+        context = {"status": exc.status_code, "detail": detail}
+        return render(request, "error.html", context, status_code=exc.status_code)
+    return PlainTextResponse(detail, status_code=exc.status_code, headers=exc.headers)
 
 
 class ConsoleRoute(APIRoute):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import HTTPException
 from fastapi.responses import FileResponse
 
+from bot.console.i18n import N_
 from bot.console.routing import console_router
 from bot.console.templating import STATIC
 
@@ -17,7 +18,7 @@ FILES = {path.name: path for path in STATIC.iterdir() if path.suffix in TYPES}
 def static_file(name: str) -> FileResponse:
     path = FILES.get(name)
     if path is None:
-        raise HTTPException(404, "no such file")
+        raise HTTPException(404, N_("There is no such file."))
     return FileResponse(
         path, media_type=TYPES[path.suffix], headers={"Cache-Control": "public, max-age=3600"}
     )

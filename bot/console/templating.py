@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from bot.config import Settings
 from bot.console.auth import CSRF_FIELD, read_session
@@ -140,8 +140,11 @@ def render_fragment(request: Request, name: str, context: dict[str, Any]) -> str
     assert settings.locales_dir is not None
     template = environment(settings.locales_dir, console_locale(request, staff)).get_template(name)
     return template.render(
-        {"request": request, "staff": staff, "timezone": settings.timezone, **context}
+        {
+            "request": request,
+            "staff": staff,
+            "timezone": settings.timezone,
+            "csrf_token": read_session(request).csrf,
+            **context,
+        }
     )
-
-
-__all__ = ["escape", "render", "render_fragment", "translator"]

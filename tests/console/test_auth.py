@@ -5,7 +5,7 @@ from sqlmodel import Session, select
 
 from bot.console.auth import MAX_FAILURES, hash_password
 from bot.models import AuditEntry, StaffUser
-from tests.console.conftest import Staff, csrf_token, log_in, make_staff
+from tests.console.clients import Staff, csrf_token, log_in, make_staff
 from tests.console.factories import PASSWORD
 
 
@@ -31,7 +31,7 @@ def test_staff_log_in_and_see_the_queue(engine: Engine, app: FastAPI, client: Te
 
 def test_session_cookie_is_signed_httponly_and_samesite(engine: Engine, app: FastAPI) -> None:
     make_staff(engine, app, "alice@example.org")
-    with TestClient(app) as client:
+    with TestClient(app, headers={"accept-language": "en"}) as client:
         token = csrf_token(client)
         response = client.post(
             "/console/login",
@@ -57,7 +57,7 @@ def test_a_forged_session_cookie_is_not_a_login(engine: Engine, app: FastAPI) ->
 
 def test_wrong_password_is_refused_and_audited(engine: Engine, app: FastAPI) -> None:
     make_staff(engine, app, "alice@example.org")
-    with TestClient(app) as client:
+    with TestClient(app, headers={"accept-language": "en"}) as client:
         token = csrf_token(client)
         response = client.post(
             "/console/login",
@@ -69,6 +69,7 @@ def test_wrong_password_is_refused_and_audited(engine: Engine, app: FastAPI) -> 
 
 
 def test_unknown_email_gets_the_same_answer_as_a_wrong_password(client: TestClient) -> None:
+    client.headers["accept-language"] = "en"
     token = csrf_token(client)
     response = client.post(
         "/console/login",
@@ -82,7 +83,7 @@ def test_repeated_failures_lock_the_account_even_for_the_right_password(
     engine: Engine, app: FastAPI
 ) -> None:
     make_staff(engine, app, "alice@example.org")
-    with TestClient(app) as client:
+    with TestClient(app, headers={"accept-language": "en"}) as client:
         for _ in range(MAX_FAILURES):
             token = csrf_token(client)
             client.post(
@@ -108,7 +109,7 @@ def test_repeated_failures_lock_the_account_even_for_the_right_password(
 
 def test_a_successful_login_resets_the_failure_count(engine: Engine, app: FastAPI) -> None:
     make_staff(engine, app, "alice@example.org")
-    with TestClient(app) as client:
+    with TestClient(app, headers={"accept-language": "en"}) as client:
         for _ in range(MAX_FAILURES - 1):
             token = csrf_token(client)
             client.post(
@@ -139,7 +140,7 @@ def test_many_attempts_from_one_address_are_rate_limited(client: TestClient) -> 
 
 def test_login_without_the_csrf_token_is_refused(engine: Engine, app: FastAPI) -> None:
     make_staff(engine, app, "alice@example.org")
-    with TestClient(app) as client:
+    with TestClient(app, headers={"accept-language": "en"}) as client:
         csrf_token(client)
         response = client.post(
             "/console/login", data={"email": "alice@example.org", "password": PASSWORD}
@@ -198,7 +199,7 @@ def test_console_pages_carry_the_security_headers(alice: Staff) -> None:
 
 def test_login_redirect_never_leaves_the_console(engine: Engine, app: FastAPI) -> None:
     make_staff(engine, app, "alice@example.org")
-    with TestClient(app) as client:
+    with TestClient(app, headers={"accept-language": "en"}) as client:
         token = csrf_token(client)
         response = client.post(
             "/console/login",

@@ -19,7 +19,7 @@ from bot.models import (
     Owner,
     utcnow,
 )
-from tests.console.conftest import Staff, log_in
+from tests.console.clients import Staff, log_in
 from tests.console.factories import add_conversation, add_staff
 from tests.fakes.telegram_api import FakeTelegramAPI
 

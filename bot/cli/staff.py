@@ -1,0 +1,80 @@
+"""``helpline staff``: accounts for the staff console."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from bot import db
+from bot.config import get_settings
+from bot.console.accounts import AccountError, all_staff, create_staff, deactivate, set_password
+
+app = typer.Typer(help="Staff accounts for the console.", no_args_is_help=True)
+
+
+def read_password() -> str:
+    """From a hidden prompt (twice) on a terminal, else the first line of stdin."""
+    if sys.stdin.isatty():
+        password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        return password
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(1)
+
+
+@app.command("add")
+def add(
+    email: str = typer.Argument(..., help="Login e-mail address."),
+    role: str = typer.Option("staff", help="staff or admin."),
+    name: str = typer.Option("", help="Name shown to colleagues."),
+    locale: str = typer.Option("nl", help="Console language: nl, fr or en."),
+) -> None:
+    """Create a console account; the password comes from a prompt or from stdin."""
+    password = read_password()
+    engine = db.make_engine(get_settings().database_url)
+    try:
+        with db.session_scope(engine) as session:
+            user = create_staff(session, email, password, role=role, name=name, locale=locale)
+            typer.echo(f"created {user.role} account {user.email}")
+    except AccountError as exc:
+        raise _fail(str(exc)) from exc
+
+
+@app.command("list")
+def list_accounts() -> None:
+    """Every account, with its role and whether it can log in."""
+    engine = db.make_engine(get_settings().database_url)
+    with db.session_scope(engine) as session:
+        for user in all_staff(session):
+            state = "active" if user.active else "deactivated"
+            last = user.last_login_at.strftime("%Y-%m-%d %H:%M") if user.last_login_at else "never"
+            typer.echo(f"{user.email}\t{user.role}\t{state}\tlast login: {last}\t{user.name}")
+
+
+@app.command("password")
+def password(email: str = typer.Argument(..., help="Login e-mail address.")) -> None:
+    """Set a new password (prompt or stdin); unlocks the account and ends its sessions."""
+    new_password = read_password()
+    engine = db.make_engine(get_settings().database_url)
+    try:
+        with db.session_scope(engine) as session:
+            set_password(session, email, new_password)
+    except AccountError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"new password set for {email}")
+
+
+@app.command("deactivate")
+def deactivate_account(email: str = typer.Argument(..., help="Login e-mail address.")) -> None:
+    """Stop an account from logging in (its history stays)."""
+    engine = db.make_engine(get_settings().database_url)
+    try:
+        with db.session_scope(engine) as session:
+            deactivate(session, email)
+    except AccountError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"{email} can no longer log in")
