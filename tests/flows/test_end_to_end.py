@@ -1,4 +1,5 @@
-"""Whole conversations over the real Telegram and Twilio clients and fake provider APIs.
+"""Whole conversations over the real Telegram and Twilio clients and fake provider APIs,
+with the real matcher.
 
 A webhook stores what the person sent, the inbox answers it, and the outbox sends
 the answer through python-telegram-bot or twilio to a fake API on 127.0.0.1. The
@@ -26,7 +27,7 @@ from bot import inbox, outbox
 from bot.app import create_app
 from bot.channels import build_channels
 from bot.config import LANGUAGES, Settings
-from bot.engine.flows import FlowEngine
+from bot.engine.flows import FlowEngine, get_flow_engine
 from bot.engine.knowledge import get_knowledge
 from bot.i18n import PDI, RLI, speaker, strip_isolates
 from bot.models import Conversation, Owner, utcnow
@@ -48,6 +49,12 @@ def settings(
     settings.run_worker = False  # the test runs the jobs, with a clock it chooses
     settings.provider_timeout_seconds = 2.0
     return settings
+
+
+@pytest.fixture
+def flows(settings: Settings) -> FlowEngine:
+    """The real thing: the knowledge base's matcher and language detection."""
+    return get_flow_engine(settings)
 
 
 @pytest.fixture
