@@ -219,14 +219,15 @@ def load_knowledge(path: Path) -> KnowledgeBase:
 
 
 @lru_cache(maxsize=8)
-def _cached_knowledge(path: Path) -> KnowledgeBase:
+def cached_knowledge(path: Path) -> KnowledgeBase:
+    """``load_knowledge`` once per (resolved) directory."""
     return load_knowledge(path)
 
 
 def get_knowledge(settings: Settings) -> KnowledgeBase:
     """The knowledge base of ``settings.knowledge_dir``, loaded once per directory."""
     assert settings.knowledge_dir is not None
-    return _cached_knowledge(Path(settings.knowledge_dir).resolve())
+    return cached_knowledge(Path(settings.knowledge_dir).resolve())
 
 
 # --- the editor's checks -------------------------------------------------------------

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -82,9 +84,16 @@ def char_ngrams(text: str, sizes: Sequence[int] = (1, 2, 3, 4)) -> list[str]:
 class NaiveBayes:
     """Multinomial naive Bayes over character n-grams, uniform class priors."""
 
-    def __init__(self, samples: Iterable[tuple[str, str]], labels: Sequence[str]) -> None:
+    def __init__(
+        self, vocabulary: dict[str, int], log_probs: np.ndarray, labels: Sequence[str]
+    ) -> None:
+        self.vocabulary = vocabulary
+        self.log_probs = log_probs.astype(np.float32)
         self.labels = tuple(labels)
-        index = {label: i for i, label in enumerate(self.labels)}
+
+    @classmethod
+    def train(cls, samples: Iterable[tuple[str, str]], labels: Sequence[str]) -> NaiveBayes:
+        index = {label: i for i, label in enumerate(labels)}
         vocabulary: dict[str, int] = {}
         rows: list[int] = []
         cols: list[int] = []
@@ -92,14 +101,33 @@ class NaiveBayes:
             for gram in char_ngrams(normalize(text)):
                 rows.append(vocabulary.setdefault(gram, len(vocabulary)))
                 cols.append(index[label])
-        counts = np.zeros((len(vocabulary), len(self.labels)), dtype=np.float64)
+        counts = np.zeros((len(vocabulary), len(labels)), dtype=np.float64)
         np.add.at(counts, (np.asarray(rows, dtype=np.intp), np.asarray(cols, dtype=np.intp)), 1)
         smoothed = counts + 0.1
-        self.log_probs = (np.log(smoothed) - np.log(smoothed.sum(axis=0))).astype(np.float32)
-        self.vocabulary = vocabulary
+        return cls(vocabulary, np.log(smoothed) - np.log(smoothed.sum(axis=0)), labels)
 
-    def probabilities(self, text: str) -> dict[str, float]:
-        ids = [self.vocabulary[g] for g in char_ngrams(normalize(text)) if g in self.vocabulary]
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        """Everything needed to rebuild it (``from_arrays``), for ``numpy.savez``."""
+        return {
+            f"{prefix}_grams": np.array(sorted(self.vocabulary, key=self.vocabulary.__getitem__)),
+            f"{prefix}_log_probs": self.log_probs,
+            f"{prefix}_labels": np.array(self.labels),
+        }
+
+    @classmethod
+    def from_arrays(cls, data: Mapping[str, np.ndarray], prefix: str) -> NaiveBayes | None:
+        if f"{prefix}_grams" not in data:
+            return None
+        grams = data[f"{prefix}_grams"].tolist()
+        return cls(
+            {gram: i for i, gram in enumerate(grams)},
+            data[f"{prefix}_log_probs"],
+            data[f"{prefix}_labels"].tolist(),
+        )
+
+    def probabilities(self, normalized: str) -> dict[str, float]:
+        """Class probabilities of a text already passed through ``normalize``."""
+        ids = [self.vocabulary[g] for g in char_ngrams(normalized) if g in self.vocabulary]
         if not ids:
             return {label: 1 / len(self.labels) for label in self.labels}
         scores = self.log_probs[ids].sum(axis=0)
@@ -110,14 +138,82 @@ class NaiveBayes:
         return dict(zip(self.labels, scores.tolist(), strict=True))
 
 
+PY3LANGID_LANGUAGES = ("nl", "fr", "en", "uk", "ru", "ps", "fa")
+_py3langid_cache_dir: Path | None = None
+
+
+def use_cache_dir(directory: Path | None) -> None:
+    """Where py3langid's model, cut down to our languages, is kept between starts."""
+    global _py3langid_cache_dir
+    _py3langid_cache_dir = directory
+
+
 @lru_cache(maxsize=1)
 def _py3langid() -> Py3LangId:
+    """py3langid restricted to our languages (and Russian, which counts as Ukrainian).
+
+    Unpacking its compressed model takes most of a second, so the restricted model is
+    kept under var/ (uncompressed, a tenth of the size) and loads in milliseconds.
+    """
     from py3langid.langid import MODEL_FILE
     from py3langid.langid import LanguageIdentifier as Py3LangId
 
+    cache = _py3langid_cache_dir
+    path = cache / f"py3langid-{_py3langid_version()}.npz" if cache else None
+    if path is not None and path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                nextmove, row = _array(data["nextmove"]), _array(data["row"])
+                return Py3LangId(
+                    data["ptc"],
+                    data["pc"],
+                    data["classes"].tolist(),
+                    nextmove,
+                    data["output"].tolist(),
+                    norm_probs=True,
+                    tk_row=row,
+                )
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
     identifier = Py3LangId.from_model_file(MODEL_FILE, norm_probs=True)
-    identifier.set_languages(["nl", "fr", "en", "uk", "ru", "ps", "fa"])
+    identifier.set_languages(list(PY3LANGID_LANGUAGES))
+    if path is not None:
+        _save_py3langid(identifier, path)
     return identifier
+
+
+def _py3langid_version() -> str:
+    from importlib.metadata import version
+
+    return version("py3langid")
+
+
+_TYPECODES = {2: "H", 4: "I", 8: "L"}
+
+
+def _array(values: np.ndarray) -> array:
+    """The stdlib array py3langid walks its automaton with (faster than numpy there)."""
+    out = array(_TYPECODES[values.dtype.itemsize])
+    out.frombytes(np.ascontiguousarray(values).tobytes())
+    return out
+
+
+def _save_py3langid(identifier: Py3LangId, path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp.npz")
+        np.savez(
+            temporary,
+            ptc=np.asarray(identifier.nb_ptc, dtype=np.float32),
+            pc=np.asarray(identifier.nb_pc, dtype=np.float32),
+            classes=np.array(identifier.nb_classes),
+            nextmove=np.frombuffer(identifier.tk_nextmove, f"u{identifier.tk_nextmove.itemsize}"),
+            row=np.frombuffer(identifier.tk_row, dtype=f"u{identifier.tk_row.itemsize}"),
+            output=np.asarray(identifier.tk_output, dtype=np.int32),
+        )
+        temporary.replace(path)
+    except OSError:
+        pass
 
 
 def _langid_scores(text: str, langs: Sequence[str]) -> dict[str, float]:
@@ -135,7 +231,13 @@ def _best(scores: dict[str, float]) -> LanguageGuess:
 class LanguageIdentifier:
     """Six-language identification; ``examples`` are ``(text, lang)`` to learn from."""
 
-    def __init__(self, examples: Iterable[tuple[str, str]] = ()) -> None:
+    def __init__(self, latin: NaiveBayes | None = None, arabic: NaiveBayes | None = None) -> None:
+        self.latin = latin
+        self.arabic = arabic
+
+    @classmethod
+    def train(cls, examples: Iterable[tuple[str, str]]) -> LanguageIdentifier:
+        """Learn transliterations (and Pashto vs Dari) from ``(text, lang)`` examples."""
         latin: list[tuple[str, str]] = []
         arabic: list[tuple[str, str]] = []
         for text, lang in examples:
@@ -145,40 +247,55 @@ class LanguageIdentifier:
             elif script == "arabic" and lang in ("ps", "fa"):
                 arabic.append((text, lang))
         present = {lang for _, lang in latin}
-        self.latin = NaiveBayes(latin, LANGUAGES) if present >= set(LANGUAGES) else None
+        latin_model = NaiveBayes.train(latin, LANGUAGES) if present >= set(LANGUAGES) else None
         present = {lang for _, lang in arabic}
-        self.arabic = NaiveBayes(arabic, ("ps", "fa")) if present == {"ps", "fa"} else None
+        arabic_model = NaiveBayes.train(arabic, ("ps", "fa")) if present == {"ps", "fa"} else None
+        return cls(latin_model, arabic_model)
 
     @classmethod
     def from_knowledge(cls, knowledge: KnowledgeBase) -> LanguageIdentifier:
-        return cls(knowledge_samples(knowledge))
+        return cls.train(knowledge_samples(knowledge))
 
-    def detect(self, text: str) -> LanguageGuess:
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Everything needed to rebuild it (``from_arrays``), for ``numpy.savez``."""
+        found: dict[str, np.ndarray] = {}
+        for prefix, model in (("latin", self.latin), ("arabic", self.arabic)):
+            if model is not None:
+                found.update(model.arrays(prefix))
+        return found
+
+    @classmethod
+    def from_arrays(cls, data: Mapping[str, np.ndarray]) -> LanguageIdentifier:
+        return cls(NaiveBayes.from_arrays(data, "latin"), NaiveBayes.from_arrays(data, "arabic"))
+
+    def detect(self, text: str, normalized: str | None = None) -> LanguageGuess:
+        """The language of ``text`` (``normalized``: its ``normalize``, if known)."""
         script = dominant_script(text)
         if script is None:
             return LanguageGuess("en", 0.0)
         if script == "cyrillic":
             return LanguageGuess("uk", 0.99)
+        normalized = normalize(text) if normalized is None else normalized
         if script == "arabic":
-            return self._arabic(text)
-        return self._latin(text)
+            return self._arabic(text, normalized)
+        return self._latin(text, normalized)
 
-    def _arabic(self, text: str) -> LanguageGuess:
+    def _arabic(self, text: str, normalized: str) -> LanguageGuess:
         if any(char in PASHTO_LETTERS for char in text):
             return LanguageGuess("ps", 0.98)
         scores = _langid_scores(text, ("ps", "fa"))
         if self.arabic is not None:
-            learned = self.arabic.probabilities(text)
+            learned = self.arabic.probabilities(normalized)
             scores = {lang: math.sqrt(scores[lang] * learned[lang]) for lang in scores}
             total = sum(scores.values()) or 1.0
             scores = {lang: score / total for lang, score in scores.items()}
         return _best(scores)
 
-    def _latin(self, text: str) -> LanguageGuess:
+    def _latin(self, text: str, normalized: str) -> LanguageGuess:
         native = _langid_scores(text, NATIVE_LATIN)
         if self.latin is None:
             return _best(native)
-        learned = self.latin.probabilities(text)
+        learned = self.latin.probabilities(normalized)
         # The n-gram model decides native vs transliterated; among the native three,
         # py3langid's judgement (trained on far more text) is combined with it.
         scores = {lang: learned[lang] for lang in TRANSLITERATED}
@@ -204,8 +321,11 @@ def _default_identifier() -> LanguageIdentifier:
     from bot.config import get_settings
     from bot.engine.knowledge import KnowledgeError, get_knowledge
 
+    settings = get_settings()
+    if _py3langid_cache_dir is None:
+        use_cache_dir(settings.home / "var" / "cache")
     try:
-        return LanguageIdentifier.from_knowledge(get_knowledge(get_settings()))
+        return LanguageIdentifier.from_knowledge(get_knowledge(settings))
     except KnowledgeError:
         return LanguageIdentifier()
 

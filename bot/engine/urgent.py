@@ -303,7 +303,11 @@ _COMPILED = [
 
 def find_urgent(text: str) -> UrgentHit | None:
     """The first rule that says ``text`` is an emergency, or None."""
-    normalized = normalize(text)
+    return find_urgent_normalized(normalize(text))
+
+
+def find_urgent_normalized(normalized: str) -> UrgentHit | None:
+    """``find_urgent`` for a text already passed through ``normalize``."""
     for category, patterns, unless in _COMPILED:
         found = [p.search(normalized) for p in patterns]
         if all(found) and not (unless and unless.search(normalized)):

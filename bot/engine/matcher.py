@@ -1,0 +1,271 @@
+"""Message -> the topic that answers it, or None when no topic does.
+
+In order:
+
+1. Emergencies first: the curated rules of ``bot.engine.urgent``; ``urgent`` wins over
+   every other topic.
+2. A linear classifier over word and character n-grams (``features``, ``classifier``),
+   trained on the knowledge base's examples and titles in all six languages, plus one
+   extra class of everyday chit-chat (``out_of_scope.yaml``) so that "selling my
+   bike" has somewhere to go that is not a topic.
+3. Abstention: the best topic must have enough evidence (``min_score``), stand out from
+   the runner-up (``min_margin``), and, unless the evidence is strong, the message must
+   be mostly made of words the knowledge base uses (``min_coverage``): a question about
+   tomato plants shares only its small words with a helpline.
+
+Thresholds were set by measurement (``bench/matcher.py``), on the development set and
+on unrelated messages written apart from ``out_of_scope.yaml``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import yaml
+
+from bot.engine import features, language
+from bot.engine.classifier import LinearClassifier
+from bot.engine.features import Vectorizer, normalized_terms, terms
+from bot.engine.knowledge import LANGUAGES, KnowledgeBase, cached_knowledge, get_knowledge
+from bot.engine.language import LanguageIdentifier
+from bot.engine.text import normalize
+from bot.engine.urgent import find_urgent_normalized
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+URGENT = "urgent"
+OUT_OF_SCOPE = "(out of scope)"
+OUT_OF_SCOPE_FILE = Path(__file__).with_name("out_of_scope.yaml")
+# Bump when features, training or the cache layout change: it invalidates cached models.
+MODEL_VERSION = "1"
+PREFIX = 5
+
+
+@dataclass(frozen=True)
+class Match:
+    topic: str | None  # None = abstain
+    score: float  # 0..1
+    lang: str  # the reply language: the chosen one if given, else detected
+    detected_lang: str
+    lang_confidence: float
+    urgent: bool  # topic == "urgent"
+    candidates: tuple[str, ...]  # up to 3 likely faq topics, best first
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    min_score: float = 0.5
+    min_margin: float = 0.0
+    min_coverage: float = 0.75
+    # Evidence this strong answers even a message full of unknown words (names, typos).
+    confident_score: float = 1.2
+    # The classifier's own "urgent" needs less evidence than an answer does: a false
+    # alarm is cheap, a missed emergency is not.
+    urgent_score: float = 0.3
+
+
+class DomainVocabulary:
+    """The words of the knowledge base (examples, titles and answers), and their stems."""
+
+    def __init__(self, words: set[str]) -> None:
+        self.words = frozenset(words)
+        self.prefixes = frozenset(word[:PREFIX] for word in words if len(word) >= PREFIX)
+
+    @classmethod
+    def from_knowledge(cls, knowledge: KnowledgeBase) -> DomainVocabulary:
+        words: set[str] = set()
+        for topic in knowledge.topics.values():
+            for answer in topic.answers.values():
+                for text in (*answer.examples, answer.title, answer.answer):
+                    words.update(normalize(text).split())
+        return cls(words)
+
+    def coverage(self, normalized: str) -> float:
+        """Share of the words of a normalised text the knowledge base uses (a stem will
+        do)."""
+        words = normalized.split()
+        if not words:
+            return 0.0
+        known = sum(w in self.words or w[:PREFIX] in self.prefixes for w in words)
+        return known / len(words)
+
+
+def training_samples(knowledge: KnowledgeBase) -> list[tuple[str, str]]:
+    """``(text, label)``: every example and title, and the out-of-scope messages."""
+    samples = [
+        (text, topic.id)
+        for topic in knowledge.topics.values()
+        for answer in topic.answers.values()
+        for text in (*answer.examples, answer.title)
+    ]
+    out_of_scope = yaml.safe_load(OUT_OF_SCOPE_FILE.read_text(encoding="utf-8")) or {}
+    samples += [(text, OUT_OF_SCOPE) for texts in out_of_scope.values() for text in texts]
+    return samples
+
+
+class Matcher:
+    def __init__(
+        self,
+        knowledge: KnowledgeBase,
+        *,
+        vectorizer: Vectorizer,
+        classifier: LinearClassifier,
+        labels: tuple[str, ...],
+        domain: DomainVocabulary,
+        languages: LanguageIdentifier,
+        thresholds: Thresholds | None = None,
+    ) -> None:
+        self.knowledge = knowledge
+        self.vectorizer = vectorizer
+        self.classifier = classifier
+        self.labels = labels
+        self.domain = domain
+        self.languages = languages
+        self.thresholds = thresholds or Thresholds()
+        self._faq = np.array(
+            [
+                label in knowledge.topics and knowledge.topics[label].kind == "faq"
+                for label in labels
+            ]
+        )
+
+    @classmethod
+    def train(cls, knowledge: KnowledgeBase) -> Matcher:
+        samples = training_samples(knowledge)
+        labels = tuple(sorted({label for _, label in samples}))
+        index = {label: i for i, label in enumerate(labels)}
+        found = [terms(text) for text, _ in samples]
+        vectorizer = Vectorizer.fit(found)
+        vectors = [vectorizer.vector(f) for f in found]
+        classifier = LinearClassifier.train(
+            vectors,
+            [index[label] for _, label in samples],
+            len(labels),
+            width=len(vectorizer),
+        )
+        return cls(
+            knowledge,
+            vectorizer=vectorizer,
+            classifier=classifier,
+            labels=labels,
+            domain=DomainVocabulary.from_knowledge(knowledge),
+            languages=LanguageIdentifier.from_knowledge(knowledge),
+        )
+
+    def match(self, text: str, lang: str | None = None) -> Match:
+        normalized = normalize(text)
+        guess = self.languages.detect(text, normalized)
+        reply = lang if lang in LANGUAGES else guess.lang
+
+        def result(topic: str | None, score: float, candidates: tuple[str, ...]) -> Match:
+            return Match(
+                topic=topic,
+                score=round(min(1.0, max(0.0, score)), 4),
+                lang=reply,
+                detected_lang=guess.lang,
+                lang_confidence=guess.confidence,
+                urgent=topic == URGENT,
+                candidates=candidates,
+            )
+
+        scores = self.classifier.scores(self.vectorizer.vector(normalized_terms(normalized)))
+        order = np.argsort(-scores)
+        candidates = tuple(self.labels[i] for i in order if self._faq[i])[:3]
+        if find_urgent_normalized(normalized):
+            return result(URGENT, 1.0, candidates)
+
+        best, runner_up = (float(scores[i]) for i in order[:2])
+        label = self.labels[order[0]]
+        limits = self.thresholds
+        confidence = 1.0 / (1.0 + math.exp(-4.0 * (best - limits.min_score)))
+        if label == URGENT and best >= limits.urgent_score:
+            return result(URGENT, max(confidence, 0.5), candidates)
+        if (
+            label in (OUT_OF_SCOPE, URGENT)
+            or best < limits.min_score
+            or best - runner_up < limits.min_margin
+            or (
+                best < limits.confident_score
+                and self.domain.coverage(normalized) < limits.min_coverage
+            )
+        ):
+            return result(None, confidence if label != OUT_OF_SCOPE else 0.0, candidates)
+        return result(label, confidence, candidates)
+
+    # --- the cache ---------------------------------------------------------------------
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp.npz")
+        vocabulary = self.vectorizer.vocabulary
+        arrays: dict[str, Any] = {
+            "terms": np.array(sorted(vocabulary, key=vocabulary.__getitem__)),
+            "idf": self.vectorizer.idf,
+            "weights": self.classifier.weights,
+            "bias": self.classifier.bias,
+            "labels": np.array(self.labels),
+            "domain": np.array(sorted(self.domain.words)),
+            **self.languages.arrays(),
+        }
+        np.savez(temporary, **arrays)
+        temporary.replace(path)
+
+    @classmethod
+    def load(cls, path: Path, knowledge: KnowledgeBase) -> Matcher:
+        with np.load(path, allow_pickle=False) as data:
+            vocabulary = {term: i for i, term in enumerate(data["terms"].tolist())}
+            return cls(
+                knowledge,
+                vectorizer=Vectorizer(vocabulary, data["idf"]),
+                classifier=LinearClassifier(data["weights"], data["bias"]),
+                labels=tuple(data["labels"].tolist()),
+                domain=DomainVocabulary(set(data["domain"].tolist())),
+                languages=LanguageIdentifier.from_arrays(data),
+            )
+
+
+def knowledge_fingerprint(knowledge_dir: Path) -> str:
+    """Changes whenever a knowledge file, the chit-chat list or the model code changes."""
+    digest = hashlib.sha256(MODEL_VERSION.encode())
+    digest.update(repr((features.CHAR_SIZES, features.CHAR_WEIGHT)).encode())
+    for file in (*sorted(knowledge_dir.glob("*.yaml")), OUT_OF_SCOPE_FILE):
+        digest.update(file.name.encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def load_or_train(knowledge: KnowledgeBase, cache_dir: Path | None) -> Matcher:
+    """The matcher for ``knowledge``, from ``cache_dir`` when it was trained before."""
+    if cache_dir is None or knowledge.path is None:
+        return Matcher.train(knowledge)
+    path = cache_dir / f"matcher-{knowledge_fingerprint(knowledge.path)}.npz"
+    try:
+        return Matcher.load(path, knowledge)
+    except (OSError, ValueError, KeyError):
+        pass
+    matcher = Matcher.train(knowledge)
+    # A read-only deployment trains at every start; it still works.
+    with contextlib.suppress(OSError):
+        matcher.save(path)
+    return matcher
+
+
+@lru_cache(maxsize=4)
+def _cached_matcher(knowledge_dir: Path, cache_dir: Path) -> Matcher:
+    return load_or_train(cached_knowledge(knowledge_dir), cache_dir)
+
+
+def get_matcher(settings: Settings) -> Matcher:
+    """The matcher of ``settings.knowledge_dir``, trained once and cached under var/."""
+    knowledge = get_knowledge(settings)
+    assert knowledge.path is not None
+    cache_dir = settings.home / "var" / "cache"
+    language.use_cache_dir(cache_dir)
+    return _cached_matcher(knowledge.path, cache_dir)
