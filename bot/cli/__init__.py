@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import chat, db, demo, kb, privacy, rasa, serve, staff, stats, telegram, worker
+from bot.cli import chat, db, demo, kb, nlu, privacy, rasa, serve, staff, stats, telegram, worker
 
 app = typer.Typer(
     help="helpline: a multilingual chatbot service for a refugee information line.",
@@ -19,6 +19,8 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(kb.app, name="kb")
+app.command("match")(nlu.match)
+app.command("eval")(nlu.evaluate)
 app.command("serve")(serve.serve)
 app.command("chat")(chat.chat)
 app.add_typer(privacy.retention_app, name="retention")

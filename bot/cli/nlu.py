@@ -1,0 +1,64 @@
+"""``helpline match`` and ``helpline eval``: the matcher from the command line.
+
+``match`` reads JSON lines ``{"text": ..., "lang": optional chosen language}`` on
+stdin and writes one JSON line per input, in order:
+``{"topic": "asylum.dublin" or null, "score": 0.0-1.0, "lang": "ps"}``. A line that is
+not such an object gets ``{"error": ...}`` in its place, so outputs stay in step.
+Heavy imports happen inside the commands: the first answer comes quickly.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from bot.config import get_settings
+
+
+def _answer(matcher: Any, line: str) -> dict[str, Any]:
+    try:
+        request = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return {"error": f"not JSON: {exc.msg}"}
+    if not isinstance(request, dict) or not isinstance(request.get("text"), str):
+        return {"error": 'expected an object with a "text" string'}
+    lang = request.get("lang")
+    if lang is not None and not isinstance(lang, str):
+        return {"error": '"lang" must be a language code or absent'}
+    found = matcher.match(request["text"], lang)
+    return {"topic": found.topic, "score": found.score, "lang": found.lang}
+
+
+def match() -> None:
+    """Match JSON lines from stdin; write one JSON line per input to stdout."""
+    from bot.engine.matcher import get_matcher
+
+    matcher = get_matcher(get_settings())
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        sys.stdout.write(json.dumps(_answer(matcher, line), ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+
+def evaluate(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Labelled JSON lines."),
+) -> None:
+    """Score the matcher on FILE: top-1, urgent recall, nulls answered, language, latency."""
+    from bot.engine import evaluation
+    from bot.engine.matcher import get_matcher
+
+    try:
+        items = evaluation.read_items(file)
+    except evaluation.EvalFormatError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    matcher = get_matcher(get_settings())
+    if items:
+        matcher.match(items[0].text)  # warm up: the first call loads lazily
+    table = evaluation.score_by_language(evaluation.run(matcher.match, items))
+    typer.echo(evaluation.format_table(table))
