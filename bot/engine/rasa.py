@@ -8,8 +8,8 @@ helpline reaches it at ``HELPLINE_RASA_URL``. This module holds both halves:
   the knowledge base, one intent per topic with every language's examples, and a
   pipeline that downloads no language model.
 - ``RasaMatcher``: a matcher with the built-in one's ``match()``. Our own urgent
-  rules run first and never wait for Rasa; then Rasa's ``POST /model/parse``; then
-  our abstention rules. When Rasa is down, slow or answers garbage, the built-in
+  detection runs first and never waits for Rasa; then Rasa's ``POST /model/parse``;
+  then our abstention rules. When Rasa is down, slow or answers garbage, the built-in
   matcher answers, and the failure is logged (never the message) and counted in
   ``helpline_nlu_fallbacks_total``.
 
@@ -26,7 +26,8 @@ import math
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -38,13 +39,15 @@ from bot.engine.text import normalize
 from bot.observability import NLU_FALLBACKS
 
 if TYPE_CHECKING:
+    from bot.config import Settings
     from bot.engine.knowledge import KnowledgeBase
-    from bot.engine.matcher import Match
+    from bot.engine.matcher import Match, Matcher
 
 logger = logging.getLogger(__name__)
 
 TRAINING_DATA_VERSION = "3.1"  # the NLU/domain format of Rasa 3.x
 FALLBACK_INTENT = "nlu_fallback"  # what Rasa's FallbackClassifier predicts
+URGENT_TOPIC = "urgent"
 CONFIDENCE_THRESHOLD = 0.6  # below this, Rasa's intent is not trusted: abstain
 AMBIGUITY_THRESHOLD = 0.1  # top two intents closer than this: Rasa says nlu_fallback
 TIMEOUT_SECONDS = 1.5  # a person is waiting; the built-in matcher answers in ms
@@ -242,7 +245,9 @@ def parse_response(data: Any) -> Parse:
     """Check a ``/model/parse`` answer; raises ``RasaError`` on anything unexpected."""
     if not isinstance(data, Mapping) or "intent" not in data:
         raise RasaError("invalid response: no intent")
-    ranking_raw = data.get("intent_ranking") or []
+    ranking_raw = data.get("intent_ranking")
+    if ranking_raw is None:
+        ranking_raw = []
     if not isinstance(ranking_raw, list):
         raise RasaError("invalid response: intent_ranking is not a list")
     ranking = tuple(intent for intent in map(_intent, ranking_raw) if intent is not None)
@@ -292,22 +297,19 @@ class BuiltinMatcher(Protocol):
     def match(self, text: str, lang: str | None = None) -> Match: ...
 
 
-class UrgentRule(Protocol):
-    def __call__(self, text: str) -> object | None: ...
-
-
 class RasaMatcher:
     """Rasa picks the topic; everything around that choice stays ours.
 
-    - ``is_urgent`` (our curated rules) runs first: an emergency is answered as one
-      without asking Rasa, so it never depends on Rasa being up or right.
-    - The language, as with the built-in matcher, is the chosen one if given, else
-      our identification's; Rasa only picks the topic.
+    - ``builtin`` (our matcher) looks first: its urgent rules and its classifier's
+      urgent class decide an emergency without asking Rasa, so an emergency never
+      depends on Rasa being up or right. Its language identification gives the
+      language, as for the built-in backend (the chosen one if given).
     - Our abstention rules apply to Rasa's answer: its fallback intent, an intent
-      that is no topic of ours, or a confidence under ``threshold`` abstains.
-    - When Rasa fails, ``builtin`` answers, the failure is logged and counted, and
-      Rasa is left alone for ``retry_after`` seconds so that a hanging server does
-      not make every message wait for the timeout.
+      that is no topic of ours, or a confidence under ``threshold`` abstains. Rasa's
+      ranking gives the candidate topics offered on abstention.
+    - When Rasa fails, the built-in answer stands, the failure is logged and counted,
+      and Rasa is left alone for ``retry_after`` seconds, so that a hanging server
+      does not make every message wait for the timeout.
     """
 
     def __init__(
@@ -316,8 +318,6 @@ class RasaMatcher:
         builtin: BuiltinMatcher,
         client: RasaClient,
         *,
-        is_urgent: UrgentRule,
-        detect_language: Callable[[str], Any],
         threshold: float = CONFIDENCE_THRESHOLD,
         retry_after: float = RETRY_AFTER_SECONDS,
         clock: Callable[[], float] = time.monotonic,
@@ -325,8 +325,6 @@ class RasaMatcher:
         self.knowledge = knowledge
         self.builtin = builtin
         self.client = client
-        self.is_urgent = is_urgent
-        self.detect_language = detect_language
         self.threshold = threshold
         self.retry_after = retry_after
         self.clock = clock
@@ -334,26 +332,30 @@ class RasaMatcher:
         self._resting_until = -math.inf
 
     def match(self, text: str, lang: str | None = None) -> Match:
-        from bot.engine.matcher import Match
-
-        if self.is_urgent(text) is not None:
-            return self.builtin.match(text, lang)
+        ours = self.builtin.match(text, lang)
+        normalized = normalize(text)
+        if ours.urgent or not normalized:
+            return ours
         if self.clock() < self._resting_until:
-            return self._fall_back(text, lang, None)
+            NLU_FALLBACKS.labels("rasa").inc()
+            return ours
         try:
-            parsed = self.client.parse(normalize(text))
+            parsed = self.client.parse(normalized)
         except RasaError as exc:
             self._resting_until = self.clock() + self.retry_after
-            return self._fall_back(text, lang, exc.reason)
-        guess = self.detect_language(text)
+            NLU_FALLBACKS.labels("rasa").inc()
+            logger.warning(
+                "Rasa failed; the built-in matcher answers for the next %.0f s",
+                self.retry_after,
+                extra={"event": "nlu_fallback", "error": exc.reason},
+            )
+            return ours
         topic, score = self._topic(parsed)
-        return Match(
+        return replace(
+            ours,
             topic=topic,
             score=score,
-            lang=lang or guess.lang,
-            detected_lang=guess.lang,
-            lang_confidence=guess.confidence,
-            urgent=topic == "urgent",
+            urgent=topic == URGENT_TOPIC,
             candidates=self._candidates(parsed),
         )
 
@@ -375,12 +377,12 @@ class RasaMatcher:
                 found.append(topic)
         return tuple(found[:MAX_CANDIDATES])
 
-    def _fall_back(self, text: str, lang: str | None, reason: str | None) -> Match:
-        NLU_FALLBACKS.labels("rasa").inc()
-        if reason is not None:
-            logger.warning(
-                "Rasa failed; the built-in matcher answers for %.0f s",
-                self.retry_after,
-                extra={"event": "nlu_fallback", "error": reason},
-            )
-        return self.builtin.match(text, lang)
+
+@lru_cache(maxsize=4)
+def _cached_rasa_matcher(rasa_url: str, builtin: Matcher) -> RasaMatcher:
+    return RasaMatcher(builtin.knowledge, builtin, RasaClient(rasa_url))
+
+
+def rasa_matcher(settings: Settings, builtin: Matcher) -> RasaMatcher:
+    """The Rasa backend of ``settings`` around the built-in matcher, made once."""
+    return _cached_rasa_matcher(settings.rasa_url, builtin)
