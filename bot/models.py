@@ -189,6 +189,8 @@ class ContactRecord(SQLModel, table=True):
             "started_at",
             "channel",
             "handled_by",
+            "language",
+            "topic",
             "first_response_at",
             "closed_at",
         ),

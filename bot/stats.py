@@ -57,6 +57,7 @@ def sync_record(session: Session, conversation: Conversation) -> ContactRecord:
 
 # --- contacts logged by staff in the console ----------------------------------------
 
+SOURCES = ("live", "console", "import")  # how a record came in: ContactRecord.source
 LOGGED_CHANNELS: tuple[str, ...] = (Channel.phone, Channel.email, Channel.qa_session)
 CHAT_CHANNELS: tuple[str, ...] = (Channel.whatsapp, Channel.telegram, Channel.webchat)
 EDIT_WINDOW = timedelta(days=7)  # staff correct their own entries this long; admins any

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 18:30:23.230813
+Create Date: 2026-11-26 18:37:12.145851
 """
 from collections.abc import Sequence
 
@@ -124,7 +124,7 @@ def upgrade() -> None:
     with op.batch_alter_table('contact_record', schema=None) as batch_op:
         batch_op.create_index('ix_contact_record_kind', ['channel', 'handled_by', 'handed_off', 'source', 'started_at', 'closed_at', 'first_response_at', 'minutes', 'participants'], unique=False)
         batch_op.create_index('ix_contact_record_language', ['language', 'handled_by', 'started_at'], unique=False)
-        batch_op.create_index('ix_contact_record_started', ['started_at', 'channel', 'handled_by', 'first_response_at', 'closed_at'], unique=False)
+        batch_op.create_index('ix_contact_record_started', ['started_at', 'channel', 'handled_by', 'language', 'topic', 'first_response_at', 'closed_at'], unique=False)
         batch_op.create_index('ix_contact_record_topic', ['topic', 'handled_by', 'started_at'], unique=False)
 
     op.create_table('message',
