@@ -18,6 +18,7 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
 from babel import Locale
@@ -111,17 +112,11 @@ class Speaker:
 
     def when(self, moment: datetime, timezone: str) -> str:
         """A weekday and a time, e.g. "maandag 09:00", in this language."""
-        return format_datetime(moment, "EEEE HH:mm", tzinfo=_zone(timezone), locale=self.locale)
+        return format_datetime(moment, "EEEE HH:mm", tzinfo=ZoneInfo(timezone), locale=self.locale)
 
     @staticmethod
     def _fill(text: str, values: Mapping[str, Any]) -> str:
         return text.format_map(values) if values else text
-
-
-def _zone(name: str) -> Any:
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(name)
 
 
 @lru_cache(maxsize=64)

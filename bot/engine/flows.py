@@ -30,7 +30,8 @@ from sqlmodel import Session, col, select
 
 from bot import outbox, stats
 from bot.config import LANGUAGES, Settings
-from bot.engine.knowledge import KnowledgeBase
+from bot.engine.knowledge import KnowledgeBase, get_knowledge
+from bot.engine.matcher import get_matcher
 from bot.engine.text import normalize
 from bot.handoff import HandoffResult, request_handoff
 from bot.hours import OpeningHours
@@ -52,13 +53,22 @@ class FlowError(Exception):
 
 
 class MatchLike(Protocol):
-    topic: str | None
-    score: float
-    lang: str
-    detected_lang: str
-    lang_confidence: float
-    urgent: bool
-    candidates: tuple[str, ...]
+    """What the engine reads of ``bot.engine.matcher.Match`` (tests pass small fakes)."""
+
+    @property
+    def topic(self) -> str | None: ...
+    @property
+    def score(self) -> float: ...
+    @property
+    def lang(self) -> str: ...
+    @property
+    def detected_lang(self) -> str: ...
+    @property
+    def lang_confidence(self) -> float: ...
+    @property
+    def urgent(self) -> bool: ...
+    @property
+    def candidates(self) -> tuple[str, ...]: ...
 
 
 class MatcherLike(Protocol):
@@ -295,9 +305,6 @@ class FlowEngine:
 
 def get_flow_engine(settings: Settings, matcher: MatcherLike | None = None) -> FlowEngine:
     """The engine for these settings, with the real knowledge base and matcher."""
-    from bot.engine.knowledge import get_knowledge
-    from bot.engine.matcher import get_matcher
-
     assert settings.flows_dir is not None
     return FlowEngine(
         settings,
