@@ -312,7 +312,7 @@ def reply(
     conversation = _conversation(session, conversation_id)
     if not _holds(staff, conversation):
         raise HTTPException(409, t.gettext("Take the conversation before you answer."))
-    text = text.strip()
+    text = text.replace("\r\n", "\n").strip()  # browsers send textarea lines as CRLF
     if not text:
         raise HTTPException(400, t.gettext("The answer is empty."))
     now = utcnow()
@@ -351,7 +351,7 @@ def note(
     text: Annotated[str, Form(max_length=MAX_REPLY)],
 ) -> Response:
     conversation = _conversation(session, conversation_id)
-    text = text.strip()
+    text = text.replace("\r\n", "\n").strip()  # browsers send textarea lines as CRLF
     if not text:
         raise HTTPException(400, translator(request).gettext("The note is empty."))
     session.add(

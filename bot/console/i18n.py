@@ -4,8 +4,8 @@ Catalogs live in ``locales/<locale>/LC_MESSAGES/console.po``. A compiled ``.mo``
 used when it is newer than its ``.po``; otherwise the ``.po`` is compiled in memory,
 so a fresh checkout works without a build step.
 
-``make console-catalogs`` (``bot.console.i18n.main``) re-extracts ``locales/console.pot`` from the console's
-Python and templates and updates every ``console.po`` (``make console-catalogs``).
+``make console-catalogs`` (``main`` below) re-extracts ``locales/console.pot`` from the
+console's Python and templates and updates every ``console.po``.
 """
 
 from __future__ import annotations

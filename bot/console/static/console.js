@@ -3,6 +3,12 @@
 // No inline script anywhere (the CSP forbids it); server HTML is already escaped.
 "use strict";
 
+// A form being submitted must not be cancelled by a live reload.
+let submitting = false;
+document.addEventListener("submit", () => {
+  submitting = true;
+});
+
 function liveRegion(element) {
   const url = element.dataset.live;
   const eventName = element.dataset.event;
@@ -23,6 +29,9 @@ function liveRegion(element) {
       return;
     }
     const reply = document.getElementById("reply-text");
+    if (submitting) {
+      return;
+    }
     if (!reply || reply.value.trim() === "") {
       window.location.reload();
     } else {
