@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from bot import __version__, db, health, observability, webchat, webhooks, worker
 from bot.config import Settings, get_settings
 from bot.console import router as console_router
+from bot.console import stats as console_stats
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -34,4 +35,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(webhooks.router)
     app.include_router(webchat.router)
     app.include_router(console_router)
+    app.include_router(console_stats.router)
     return app

@@ -1,0 +1,283 @@
+"""The statistics page ``/console/stats``: the report for a year, a month or a range of
+days, its bar chart (SVG drawn here, no script), and its exports.
+
+Staff and admins see the same figures the annual report needs (``bot.reports``);
+the exports are the same report as CSV and XLSX, and one row per contact record.
+The manual-logging form lives in ``bot.console.log_contact`` and hangs off this router.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_timedelta
+from babel.numbers import format_decimal
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response, StreamingResponse
+
+from bot import exports
+from bot.console import log_contact
+from bot.console.auth import CurrentStaff
+from bot.console.canned import knowledge, reference_language
+from bot.console.i18n import N_
+from bot.console.routing import console_router
+from bot.console.templating import console_locale, render, translator
+from bot.deps import EngineDep, SessionDep, SettingsDep
+from bot.models import utcnow
+from bot.reports import CHAT_CHANNELS, UNKNOWN, Period, Report, build_report
+
+pages = console_router()
+
+MAX_DAYS = 3700  # about ten years: enough for any comparison, small enough to draw
+LINES = (  # the table's and the chart's lines: (key, label, colour)
+    ("phone", N_("Phone calls"), "#0b5cad"),
+    ("chat", N_("Chat conversations"), "#1e7b34"),
+    ("email", N_("E-mails"), "#c99a00"),
+    ("bot", N_("Bot alone"), "#8a8f94"),
+)
+CHANNEL_NAMES = {
+    "whatsapp": N_("WhatsApp"),
+    "telegram": N_("Telegram"),
+    "webchat": N_("Web chat"),
+    "phone": N_("Phone calls"),
+    "email": N_("E-mails"),
+    "qa_session": N_("Q&A sessions"),
+}
+
+
+def chosen_period(query: dict[str, str], today: date) -> Period:
+    """The period asked for: ``start`` and ``end`` dates, a ``month`` (YYYY-MM), or a ``year``."""
+    start, end = query.get("start", ""), query.get("end", "")
+    if start or end:
+        period = Period(date.fromisoformat(start), date.fromisoformat(end or start))
+    elif query.get("month"):
+        year, month = query["month"].split("-")
+        period = Period.month(int(year), int(month))
+    else:
+        period = Period.year(int(query.get("year") or today.year))
+    if (period.end - period.start).days > MAX_DAYS or not 2000 <= period.start.year <= 2100:
+        raise ValueError("period out of range")
+    return period
+
+
+def _period_or_400(request: Request, settings: Any) -> Period:
+    today = utcnow().astimezone(ZoneInfo(settings.timezone)).date()
+    try:
+        return chosen_period(dict(request.query_params), today)
+    except ValueError:
+        message = translator(request).gettext(
+            "Choose a year, a month, or a first and last day (at most ten years)."
+        )
+        raise HTTPException(400, message) from None
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    height: float
+    colour: str
+    label: str  # for the tooltip: "Phone calls, Mar: 436"
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: int
+    height: int
+    bar: int
+    top: int
+    baseline: int
+    bars: list[Bar]
+    ticks: list[tuple[float, str]]  # y, label
+    months: list[tuple[float, str]]  # x (centre), label
+
+
+def bar_chart(report: Report, month_labels: list[str], names: dict[str, str], n: Any) -> Chart:
+    """Bars per month: staff phone, chat and e-mail, and what the bot handled alone."""
+    series = {
+        "phone": report.line("phone").per_month,
+        "chat": report.line("chat").per_month,
+        "email": report.line("email").per_month,
+        "bot": report.bot_line().per_month,
+    }
+    bar, gap, left, top, plot = 13, 18, 48, 10, 200
+    group = bar * len(series) + gap
+    highest = max((max(values, default=0) for values in series.values()), default=0)
+    step = _nice_step(highest)
+    ceiling = step * 4
+    bars, months = [], []
+    for index, label in enumerate(month_labels):
+        x0 = left + gap / 2 + index * group
+        months.append((x0 + bar * len(series) / 2, label))
+        for offset, (key, _label, colour) in enumerate(LINES):
+            value = series[key][index]
+            height = plot * value / ceiling if ceiling else 0
+            bars.append(
+                Bar(
+                    x=x0 + offset * bar,
+                    y=top + plot - height,
+                    height=height,
+                    colour=colour,
+                    label=f"{names[key]}, {label}: {n(value)}",
+                )
+            )
+    ticks = [(top + plot - plot * i / 4, n(step * i)) for i in range(5)]
+    return Chart(
+        width=left + len(month_labels) * group + gap,
+        height=top + plot + 24,
+        bar=bar,
+        top=top,
+        baseline=top + plot,
+        bars=bars,
+        ticks=ticks,
+        months=months,
+    )
+
+
+def _nice_step(highest: int) -> int:
+    """A round step for four gridlines that reach at least ``highest``."""
+    if highest <= 0:
+        return 1
+    raw = highest / 4
+    magnitude = 10 ** math.floor(math.log10(raw)) if raw >= 1 else 1
+    for factor in (1, 2, 2.5, 5, 10):
+        if factor * magnitude >= raw:
+            return max(1, math.ceil(factor * magnitude))
+    return math.ceil(raw)
+
+
+def _query_string(period: Period) -> str:
+    if period.is_year:
+        return f"year={period.start.year}"
+    if period == Period.month(period.start.year, period.start.month):
+        return f"month={period.start:%Y-%m}"
+    return f"start={period.start.isoformat()}&end={period.end.isoformat()}"
+
+
+def _file_name(period: Period, what: str, suffix: str) -> str:
+    if period.is_year:
+        name = f"{period.start.year}"
+    elif period == Period.month(period.start.year, period.start.month):
+        name = f"{period.start:%Y-%m}"
+    else:
+        name = f"{period.start.isoformat()}_{period.end.isoformat()}"
+    return f"helpline-{what}-{name}.{suffix}"
+
+
+def _download(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
+@pages.get("/stats")
+def stats_page(
+    request: Request, session: SessionDep, settings: SettingsDep, staff: CurrentStaff
+) -> Response:
+    period = _period_or_400(request, settings)
+    report = build_report(session, period, ZoneInfo(settings.timezone))
+    locale = console_locale(request, staff)
+    t = translator(request)
+
+    def n(value: float) -> str:
+        return format_decimal(value, locale=locale)
+
+    def duration(seconds: float | None) -> str:
+        if seconds is None:
+            return "—"
+        return format_timedelta(timedelta(seconds=seconds), threshold=2, locale=locale)
+
+    short_months = [format_date(month, "MMM", locale=locale) for month in report.months]
+    if not period.is_year:  # several years, or part of one: say which
+        short_months = [
+            format_date(month, "MMM yy", locale=locale) if len(report.months) > 12 else label
+            for month, label in zip(report.months, short_months, strict=True)
+        ]
+    names = {key: t.gettext(label) for key, label, _colour in LINES}
+    kb = knowledge(settings)
+    ref = reference_language(locale)
+
+    def topic_title(topic: str) -> str:
+        if topic == UNKNOWN:
+            return t.gettext("No topic recorded")
+        if kb is not None and topic in kb.topics:
+            return kb.answer(topic, ref).title
+        return topic
+
+    context = {
+        "period": period,
+        "report": report,
+        "query": _query_string(period),
+        "months": short_months,
+        "lines": LINES,
+        "chat_channels": CHAT_CHANNELS,
+        "channel_names": CHANNEL_NAMES,
+        "chart": bar_chart(report, short_months, names, n),
+        "n": n,
+        "duration": duration,
+        "topic_title": topic_title,
+        "unknown": UNKNOWN,
+        "first_day": format_date(period.start, "long", locale=locale),
+        "last_day": format_date(period.end, "long", locale=locale),
+        "year_choice": period.start.year,
+        "month_choice": f"{period.start:%Y-%m}",
+    }
+    return render(request, "stats.html", context)
+
+
+@pages.get("/stats/report.csv")
+def report_csv(
+    request: Request, session: SessionDep, settings: SettingsDep, staff: CurrentStaff
+) -> Response:
+    period = _period_or_400(request, settings)
+    report = build_report(session, period, ZoneInfo(settings.timezone))
+    return Response(
+        exports.report_csv(report),
+        media_type="text/csv; charset=utf-8",
+        headers=_download(_file_name(period, "report", "csv")),
+    )
+
+
+@pages.get("/stats/report.xlsx")
+def report_xlsx(
+    request: Request, session: SessionDep, settings: SettingsDep, staff: CurrentStaff
+) -> Response:
+    period = _period_or_400(request, settings)
+    report = build_report(session, period, ZoneInfo(settings.timezone))
+    return Response(
+        exports.report_xlsx(report),
+        media_type=exports.XLSX_TYPE,
+        headers=_download(_file_name(period, "report", "xlsx")),
+    )
+
+
+@pages.get("/stats/contacts.csv")
+def contacts_csv(
+    request: Request, engine: EngineDep, settings: SettingsDep, staff: CurrentStaff
+) -> Response:
+    period = _period_or_400(request, settings)
+    # The rows are read while the file streams out, in a session of their own.
+    return StreamingResponse(
+        exports.records_csv(engine, period, ZoneInfo(settings.timezone)),
+        media_type="text/csv; charset=utf-8",
+        headers=_download(_file_name(period, "contacts", "csv")),
+    )
+
+
+@pages.get("/stats/contacts.xlsx")
+def contacts_xlsx(
+    request: Request, engine: EngineDep, settings: SettingsDep, staff: CurrentStaff
+) -> Response:
+    period = _period_or_400(request, settings)
+    return Response(
+        exports.records_xlsx(engine, period, ZoneInfo(settings.timezone)),
+        media_type=exports.XLSX_TYPE,
+        headers=_download(_file_name(period, "contacts", "xlsx")),
+    )
+
+
+router = APIRouter()  # what the app includes: these pages and the contact log
+router.include_router(pages)
+router.include_router(log_contact.router)
