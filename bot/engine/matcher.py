@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
+import random
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import yaml
 
-from bot.engine import features, language
+from bot.engine import features, langid_model
 from bot.engine.classifier import LinearClassifier
 from bot.engine.features import Vectorizer, normalized_terms, terms
 from bot.engine.knowledge import LANGUAGES, KnowledgeBase, cached_knowledge, get_knowledge
@@ -67,9 +68,6 @@ class Thresholds:
     min_coverage: float = 0.75
     # Evidence this strong answers even a message full of unknown words (names, typos).
     confident_score: float = 1.2
-    # The classifier's own "urgent" needs less evidence than an answer does: a false
-    # alarm is cheap, a missed emergency is not.
-    urgent_score: float = 0.3
 
 
 class DomainVocabulary:
@@ -108,7 +106,40 @@ def training_samples(knowledge: KnowledgeBase) -> list[tuple[str, str]]:
     ]
     out_of_scope = yaml.safe_load(OUT_OF_SCOPE_FILE.read_text(encoding="utf-8")) or {}
     samples += [(text, OUT_OF_SCOPE) for texts in out_of_scope.values() for text in texts]
-    return samples
+    return samples + courtesy_variants(knowledge)
+
+
+GREETING, THANKS = "meta.greeting", "meta.thanks"
+COURTESY_SHARE = 0.3
+
+
+def courtesy_variants(knowledge: KnowledgeBase, seed: int = 0) -> list[tuple[str, str]]:
+    """Questions wrapped in a greeting or a thank-you, labelled with the question's topic.
+
+    People open with "salam" and close with "thanks"; the greeting and thanks topics
+    are for messages with nothing else in them. Without these variants a greeting word
+    outweighs the question that follows it.
+    """
+    rng = random.Random(seed)
+    variants = []
+    for topic in knowledge.topics.values():
+        if topic.kind == "meta":
+            continue
+        for lang, answer in topic.answers.items():
+            greetings = _short_examples(knowledge, GREETING, lang)
+            thanks = _short_examples(knowledge, THANKS, lang)
+            for example in answer.examples:
+                if greetings and rng.random() < COURTESY_SHARE:
+                    variants.append((f"{rng.choice(greetings)}, {example}", topic.id))
+                if thanks and rng.random() < COURTESY_SHARE / 2:
+                    variants.append((f"{example} {rng.choice(thanks)}", topic.id))
+    return variants
+
+
+def _short_examples(knowledge: KnowledgeBase, topic_id: str, lang: str) -> list[str]:
+    topic = knowledge.topics.get(topic_id)
+    answer = topic.answers.get(lang) if topic else None
+    return [e for e in answer.examples if len(e.split()) <= 3] if answer else []
 
 
 class Matcher:
@@ -186,10 +217,8 @@ class Matcher:
         label = self.labels[order[0]]
         limits = self.thresholds
         confidence = 1.0 / (1.0 + math.exp(-4.0 * (best - limits.min_score)))
-        if label == URGENT and best >= limits.urgent_score:
-            return result(URGENT, max(confidence, 0.5), candidates)
         if (
-            label in (OUT_OF_SCOPE, URGENT)
+            label == OUT_OF_SCOPE
             or best < limits.min_score
             or best - runner_up < limits.min_margin
             or (
@@ -267,5 +296,5 @@ def get_matcher(settings: Settings) -> Matcher:
     knowledge = get_knowledge(settings)
     assert knowledge.path is not None
     cache_dir = settings.home / "var" / "cache"
-    language.use_cache_dir(cache_dir)
+    langid_model.use_cache_dir(cache_dir)
     return _cached_matcher(knowledge.path, cache_dir)

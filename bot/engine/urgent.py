@@ -111,6 +111,22 @@ RULES: list[tuple[str, Rule, str | None]] = [
         None,
     ),
     (
+        "suicide",
+        r"\bwil er niet meer zijn|\bniet meer (hier )?(willen )?zijn\b|\bgoing to jump\b"
+        r"|\b(all|alle|toutes? (mes|les)|tous (mes|les)) (the |my |mijn |de )?(pills|tablets|meds"
+        r"|pillen|tabletten|medicijnen|pilules|cachets|comprimes|medicaments)"
+        r"|\bswallowed|\bingeslikt|\bavale\b|(زندگی|ژوند).{0,12}خاتمه|خاتمه .{0,12}زندگی"
+        r"|همه (ی )?(قرص|تابلیت)|ټولې گولی|покінчити з життям|покончить с жизнью",
+        None,
+    ),
+    (
+        "suicide",
+        r"\b(going to|gonna|will|want to|about to) jump\b|\bi ?ll jump\b|\b(ga|gaan|wil) springen"
+        r"|\bspring (eraf|naar beneden)|\b(vais|veux|va) sauter\b|стрибну|стрибнути|прыгну"
+        r"|ځان .{0,12}غورځ|خود(م)? را .{0,12}(می ?|ب)انداز|khod(am)? ra .{0,10}(me|mi|b)andaz",
+        None,
+    ),
+    (
         "overdose",
         r"\boverdos|\btoo many (pills|tablets|meds|medic)|\b(te )?veel pillen"
         r"|\btrop de (medicaments|cachets|pilules|comprimes)|\bbagato tabletok|багато таблеток"
@@ -167,6 +183,39 @@ RULES: list[tuple[str, Rule, str | None]] = [
         r"|tapi shaw|nafas ?(na|ne)m?e?(kash|gir)|khon (rezi|ziad|mera|mer|band)|sakta",
         None,
     ),
+    (
+        "medical",
+        r"\bcollaps|\beffondre|\bin elkaar gezakt|\bingestort|\bnot moving|\bisn t moving"
+        r"|\bbeweegt niet|втрати\w* свідом|потерял\w* сознани|\bgeen lucht|\bkrijg\w* geen adem"
+        r"|\b(van|uit|door) (het|de|een) (dak|raam|balkon|trap) gevallen|\bgevallen van (het|de)"
+        r"|\bfell (off|from) (the|a)|\btombee? du toit|\bpoison|\bvergiftig|\bempoisonn|отру"
+        r"|\bmiscarri|\bmiskraam|\bfausse couche|викидень|выкидыш|\bin labou?r\b|\bgiving birth"
+        r"|\bbevalt\b|\baccouche|народжує|рожает|ساه (نشی|نشي)|نفس (کشیده )?(نمی|بند)",
+        None,
+    ),
+    (
+        "medical",
+        r"\bbreathing (strangely|weird|badly|fast|heavily|funny)"
+        r"|\b(trouble|difficulty|hard) breathing"
+        r"|\bfloppy\b|\bademt (heel |erg |zo )?(raar|moeilijk|slecht|vreemd|snel)|\bslap en\b"
+        r"|\brespire (bizarrement|mal|difficilement|tres vite)|\btout mou\b|\btoute molle\b"
+        r"|(дивно|важко|погано|тяжело|странно) (дихає|дише|дышит)|\bмляв|\bвялый"
+        r"|عجیبه ساه|ساه .{0,10}(گرانه|سخته)|عجیب نفس|نفس .{0,12}(عجیب|مشکل|سخت)|\bسست\b",
+        None,
+    ),
+    (
+        "medical",
+        (
+            r"\b(fell|fallen|collapsed|gevallen|tombee?|впав|впала|упал|упала|vpav|vpala"
+            r"|ولوېد|لوېد|لوید|افتاد|aftad|ulwed)",
+            r"(not (respond|react|moving|waking)|won ?t wake|reageert niet|beweegt niet"
+            r"|wordt niet wakker|ne (reagit|repond|bouge)|reagit plus|repond plus|bouge plus"
+            r"|не (реагу|відповіда|отвеча|рухає|двига)|ne (reahu|reagu|vidpovida)|غبرگون"
+            r"|(هیچ )?جواب نمی|jawab nam"
+            r"|نه ویښ|بیدار نمی|hosh)",
+        ),
+        None,
+    ),
     # --- violence and threats ----------------------------------------------------------
     (
         "violence",
@@ -212,13 +261,33 @@ RULES: list[tuple[str, Rule, str | None]] = [
         "violence",
         r"(ما|ماته|مې|می|مو|موږ|یې|یی) (وهی|وهي|ووهل|وهل)"
         r"|(مېړه|میړه|پلار|ورور|ملگری|ملگرې|خور|ښځه|زوی|لور|ماشوم|مور).{0,12}وهی"
-        r"|گواښ (کوی|کړی|کوو)|گواښوی|ووژنی|وژنی|ووژنم|وژنم|د وژلو|برید|جنسی تېری|جنسی تیری|تجاوز"
+        r"|گواښ (کوی|کړی|کوو)|گواښوی|ووژنی|وژنی|ووژنم|وژنم|د وژلو|\bبرید|جنسی تېری|جنسی تیری|تجاوز"
         r"|مری می|مرۍ مې|چاړه|چاقو|تومانچه|ټوپک|wahi\b|wahee|(ma|mata|ma ta) (gwakh|gwax)"
         r"|(gwakh|gwax) (kawi|kari)|wazhni|wajni|chaqu|chaku|chara lari|zor zabardasti"
         r"|(مرا|ما را|مارا|او را|اورا|ترا)( (?!طول)\S+)? (می ?زن|بزن|لت|می ?کش|بکش)|لت ?و ?کوب"
         r"|لت می ?کن|تهدید|کشتن\b|حمله|tahdid|koshtan|lat o kob|latokob|mara mezan|tajawoz",
         _BACK_HOME,
     ),
+    (
+        "violence",
+        r"\b(вдарив|вдарила|вдарили|ударил|ударила|ударили|побила)\b|\b(вб|уб)ь?є\b|\bубьет"
+        r"|\bубьют|\b(вб|уб)ють\b|ножом|ломится|ломиться|\bkidnap|\babduct|\bontvoerd"
+        r"|\benleve|викра|похищ|lat (kad|kard|mekona|mikona)"
+        r"|\b(me|mi|bo)kosh(am|an|a|and)?(et|at|i)?\b"
+        r"|mara zad|mara mezan|(meera|mera|khawand|shohar\w*) .{0,12}(wahi|mezan)",
+        _BACK_HOME,
+    ),
+    (
+        "violence",
+        r"\b(smuggler|passeur|smokkelaar|перевізник|перевозчик|контрабандист|قاچاقبر|قاچاق وړونک"
+        r"|qachaqbar)\b.{0,40}(threat|menac|bedreig|погрож|угрож|گواښ|تهدید|tahdid|gwakh)"
+        r"|\bthreaten\w* (my|our) (family|children|kids|wife|husband|son|daughter)"
+        r"|\bmenace\w* (ma|mes|notre|nos) (famille|enfants|femme|mari)"
+        r"|\bbedreig\w* (mijn|onze) (familie|kinderen|vrouw|man)|погрож\w* (моїй|моей|нашій)"
+        r"|jinsi ?te?ray|\bzina ba zor",
+        _BACK_HOME,
+    ),
+    # --- a child alone outside at night -------------------------------------------------
     ("child alone", (_CHILD, _STREET_AT_NIGHT), None),
     # --- trafficking, forced work, sexual exploitation ----------------------------------
     (
@@ -256,6 +325,15 @@ RULES: list[tuple[str, Rule, str | None]] = [
         r"|په زور.{0,20}(کار|فحشا|ویده|جنس)|قفل کرده|قفل کردند|زندانی کرده|نمی ?توانم بیرون"
         r"|پاسپورتم را گرفت|فاحشگی|تن ?فروشی|به زور.{0,20}(کار|فاحش|جنس|خواب)"
         r"|majb[ou]+r.{0,15}(kar|fahsh|fahish)|(pa|ba) zor.{0,20}(kar|fahsh)|qofl|band yam",
+        None,
+    ),
+    (
+        "trafficking",
+        r"\b(won ?t|doesn ?t|does not|do not|don ?t|never) let (me|us|her|him) (leave|go out|out)"
+        r"|\bnot allowed to (leave|go out)|\bmag .{0,25}niet (uit|buiten|weg)\b"
+        r"|\blaat (mij|me|ons) niet (gaan|buiten|weg)|\bempech\w* (de )?sortir"
+        r"|\binterdit de sortir|\bne me laisse pas sortir|\bне (випуска|выпуска|дозволя\w* вийти)"
+        r"|نه پرېږدی|نه پریږدی|نمی ?(گذارد|ماند|مانه) .{0,20}بیرون|\bnamezara\b",
         None,
     ),
     # --- explicit calls for emergency help ----------------------------------------------
