@@ -19,7 +19,11 @@ def demo() -> None:
     if not settings.demo:
         typer.echo("HELPLINE_DEMO is off: no demo data loaded")
         return
-    result = load_demo(db.make_engine(settings.database_url), settings, now=utcnow())
+    engine = db.make_engine(settings.database_url)
+    try:
+        result = load_demo(engine, settings, now=utcnow())
+    finally:
+        engine.dispose()
     if result.password is not None:
         typer.echo("")
         typer.echo("  Demo staff account for http://localhost:8000/console (shown only once):")

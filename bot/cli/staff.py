@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import typer
+from sqlmodel import Session
 
 from bot import db
 from bot.config import get_settings
@@ -21,6 +24,17 @@ def read_password() -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
+@contextmanager
+def accounts_session() -> Iterator[Session]:
+    """A session that commits on success; its engine is closed afterwards."""
+    engine = db.make_engine(get_settings().database_url)
+    try:
+        with db.session_scope(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
 def _fail(message: str) -> typer.Exit:
     typer.echo(message, err=True)
     return typer.Exit(1)
@@ -35,9 +49,8 @@ def add(
 ) -> None:
     """Create a console account; the password comes from a prompt or from stdin."""
     password = read_password()
-    engine = db.make_engine(get_settings().database_url)
     try:
-        with db.session_scope(engine) as session:
+        with accounts_session() as session:
             user = create_staff(session, email, password, role=role, name=name, locale=locale)
             typer.echo(f"created {user.role} account {user.email}")
     except AccountError as exc:
@@ -47,8 +60,7 @@ def add(
 @app.command("list")
 def list_accounts() -> None:
     """Every account, with its role and whether it can log in."""
-    engine = db.make_engine(get_settings().database_url)
-    with db.session_scope(engine) as session:
+    with accounts_session() as session:
         for user in all_staff(session):
             state = "active" if user.active else "deactivated"
             last = user.last_login_at.strftime("%Y-%m-%d %H:%M") if user.last_login_at else "never"
@@ -59,9 +71,8 @@ def list_accounts() -> None:
 def password(email: str = typer.Argument(..., help="Login e-mail address.")) -> None:
     """Set a new password (prompt or stdin); unlocks the account and ends its sessions."""
     new_password = read_password()
-    engine = db.make_engine(get_settings().database_url)
     try:
-        with db.session_scope(engine) as session:
+        with accounts_session() as session:
             set_password(session, email, new_password)
     except AccountError as exc:
         raise _fail(str(exc)) from exc
@@ -71,9 +82,8 @@ def password(email: str = typer.Argument(..., help="Login e-mail address.")) -> 
 @app.command("deactivate")
 def deactivate_account(email: str = typer.Argument(..., help="Login e-mail address.")) -> None:
     """Stop an account from logging in (its history stays)."""
-    engine = db.make_engine(get_settings().database_url)
     try:
-        with db.session_scope(engine) as session:
+        with accounts_session() as session:
             deactivate(session, email)
     except AccountError as exc:
         raise _fail(str(exc)) from exc

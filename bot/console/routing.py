@@ -12,10 +12,12 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, RedirectResponse
 from fastapi.routing import APIRoute
 
 from bot.console.auth import save_session, verify_csrf
+from bot.console.i18n import N_
 
 CONTENT_SECURITY_POLICY = "; ".join(
     (
@@ -31,6 +33,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     )
 )
+INVALID_FORM = N_("The form is incomplete or not valid. Go back and check it.")
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Frame-Options": "DENY",
@@ -63,6 +66,9 @@ class ConsoleRoute(APIRoute):
                 response = await handler(request)
             except HTTPException as exc:
                 response = error_response(request, exc)
+            except RequestValidationError:
+                # A missing or malformed form field: say so on a page, not in JSON.
+                response = error_response(request, HTTPException(400, INVALID_FORM))
             for name, value in SECURITY_HEADERS.items():
                 response.headers.setdefault(name, value)
             response.headers.setdefault("Cache-Control", "no-store")

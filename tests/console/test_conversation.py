@@ -385,3 +385,24 @@ def test_a_voice_note_plays_through_the_console(
 
 def test_media_needs_a_login(client: TestClient) -> None:
     assert client.get("/console/media/1").status_code == 401
+
+
+def test_a_form_with_a_missing_field_gets_a_clear_error_page(
+    engine: Engine, settings: Settings, alice: Staff
+) -> None:
+    conversation_id = new_conversation(engine, settings, address="1")
+    alice.post(f"/console/conversations/{conversation_id}/claim")
+    response = alice.post(f"/console/conversations/{conversation_id}/close", {"topic": "other"})
+    assert response.status_code == 400
+    assert "The form is incomplete" in response.text
+    assert response.headers["content-type"].startswith("text/html")
+    assert stored(engine, conversation_id).owner == Owner.staff
+
+
+def test_an_admin_may_release_a_colleagues_conversation(
+    engine: Engine, settings: Settings, alice: Staff, admin: Staff
+) -> None:
+    conversation_id = new_conversation(engine, settings, address="1")
+    alice.post(f"/console/conversations/{conversation_id}/claim")
+    assert admin.post(f"/console/conversations/{conversation_id}/release").status_code == 303
+    assert stored(engine, conversation_id).owner == Owner.queue
