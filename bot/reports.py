@@ -1,8 +1,14 @@
 """The Infolijn's figures for a year, a month or any range of days.
 
-Everything is counted from contact records (never from messages) with a handful of
-grouped aggregate queries that range over the ``(started_at, channel)`` index, so a
-report costs the same whether the conversations behind it still exist or not.
+Everything is counted from contact records (never from messages) by five grouped
+aggregate queries that read the covering indexes declared on ``ContactRecord`` and
+never the table: one for the monthly table, the bot's work and the Q&A sessions,
+one each for languages and topics, one per median. A report therefore costs the
+same whether the conversations behind it still exist or not (``bench/stats.py``:
+about 0.15 s for a year of 100,000 records on SQLite).
+
+"Staff" counts what staff handled, as the annual report does; the bot's line counts
+chat conversations it took part in: resolved alone, or handed to the staff queue.
 
 Months are calendar months in the helpline's time zone (``HELPLINE_TIMEZONE``): a
 call at 00:30 on 1 March in Brussels belongs to March, whatever UTC says. The
@@ -25,9 +31,8 @@ from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session, col
 
 from bot.models import Channel, ContactRecord, HandledBy
-from bot.stats import SOURCES
+from bot.stats import CHAT_CHANNELS, SOURCES
 
-CHAT_CHANNELS: tuple[str, ...] = (Channel.whatsapp, Channel.telegram, Channel.webchat)
 STAFF_CHANNELS: tuple[str, ...] = (Channel.phone, *CHAT_CHANNELS, Channel.email)
 # The annual report's lines: phone calls, chat messages (all chat channels), e-mails.
 STAFF_LINES: dict[str, tuple[str, ...]] = {

@@ -23,6 +23,14 @@ from sqlmodel import Session, col, select
 from bot.config import LANGUAGES
 from bot.models import Channel, ContactRecord, Conversation, HandledBy
 
+SOURCES = ("live", "console", "import")  # how a record came in: ContactRecord.source
+CHAT_CHANNELS: tuple[str, ...] = (Channel.whatsapp, Channel.telegram, Channel.webchat)
+LOGGED_CHANNELS: tuple[str, ...] = (Channel.phone, Channel.email, Channel.qa_session)  # by staff
+EDIT_WINDOW = timedelta(days=7)  # staff correct their own entries this long; admins any
+TOPIC_PATTERN = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
+MAX_MINUTES = 24 * 60
+MAX_PARTICIPANTS = 10_000
+
 
 def sync_record(session: Session, conversation: Conversation) -> ContactRecord:
     """Upsert the contact record of a conversation from the conversation's state."""
@@ -56,14 +64,6 @@ def sync_record(session: Session, conversation: Conversation) -> ContactRecord:
 
 
 # --- contacts logged by staff in the console ----------------------------------------
-
-SOURCES = ("live", "console", "import")  # how a record came in: ContactRecord.source
-LOGGED_CHANNELS: tuple[str, ...] = (Channel.phone, Channel.email, Channel.qa_session)
-CHAT_CHANNELS: tuple[str, ...] = (Channel.whatsapp, Channel.telegram, Channel.webchat)
-EDIT_WINDOW = timedelta(days=7)  # staff correct their own entries this long; admins any
-TOPIC_PATTERN = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
-MAX_MINUTES = 24 * 60
-MAX_PARTICIPANTS = 10_000
 
 
 class RecordError(ValueError):
