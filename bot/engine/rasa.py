@@ -53,7 +53,6 @@ AMBIGUITY_THRESHOLD = 0.1  # top two intents closer than this: Rasa says nlu_fal
 TIMEOUT_SECONDS = 1.5  # a person is waiting; the built-in matcher answers in ms
 RETRY_AFTER_SECONDS = 15.0  # after a failure, don't make every message wait for Rasa
 MAX_CANDIDATES = 3
-FILES = ("config.yml", "domain.yml", "data/nlu.yml", "README.md")
 
 _NOT_IN_INTENT = re.compile(r"[^A-Za-z0-9_]")
 
@@ -260,16 +259,10 @@ class RasaClient:
     ``base_url`` may carry a path prefix (behind a proxy) and Rasa's ``?token=``.
     """
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        timeout: float = TIMEOUT_SECONDS,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
+    def __init__(self, base_url: str, *, timeout: float = TIMEOUT_SECONDS) -> None:
         url = httpx.URL(base_url)
         self.url = url.copy_with(path=url.path.rstrip("/") + "/model/parse")
-        self._http = httpx.Client(timeout=timeout, transport=transport)
+        self._http = httpx.Client(timeout=timeout)
 
     def parse(self, text: str) -> Parse:
         try:
