@@ -19,21 +19,19 @@ from __future__ import annotations
 
 import math
 import re
-from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bot.config import LANGUAGES
+from bot.engine import langid_model
+from bot.engine.langid_model import py3langid_scores
 from bot.engine.text import normalize
 
 if TYPE_CHECKING:
-    from py3langid.langid import LanguageIdentifier as Py3LangId
-
     from bot.engine.knowledge import KnowledgeBase
 
 __all__ = ["LANGUAGES", "LanguageGuess", "LanguageIdentifier", "detect_language"]
@@ -138,89 +136,10 @@ class NaiveBayes:
         return dict(zip(self.labels, scores.tolist(), strict=True))
 
 
-PY3LANGID_LANGUAGES = ("nl", "fr", "en", "uk", "ru", "ps", "fa")
-_py3langid_cache_dir: Path | None = None
-
-
-def use_cache_dir(directory: Path | None) -> None:
-    """Where py3langid's model, cut down to our languages, is kept between starts."""
-    global _py3langid_cache_dir
-    _py3langid_cache_dir = directory
-
-
-@lru_cache(maxsize=1)
-def _py3langid() -> Py3LangId:
-    """py3langid restricted to our languages (and Russian, which counts as Ukrainian).
-
-    Unpacking its compressed model takes most of a second, so the restricted model is
-    kept under var/ (uncompressed, a tenth of the size) and loads in milliseconds.
-    """
-    from py3langid.langid import MODEL_FILE
-    from py3langid.langid import LanguageIdentifier as Py3LangId
-
-    cache = _py3langid_cache_dir
-    path = cache / f"py3langid-{_py3langid_version()}.npz" if cache else None
-    if path is not None and path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                nextmove, row = _array(data["nextmove"]), _array(data["row"])
-                return Py3LangId(
-                    data["ptc"],
-                    data["pc"],
-                    data["classes"].tolist(),
-                    nextmove,
-                    data["output"].tolist(),
-                    norm_probs=True,
-                    tk_row=row,
-                )
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-    identifier = Py3LangId.from_model_file(MODEL_FILE, norm_probs=True)
-    identifier.set_languages(list(PY3LANGID_LANGUAGES))
-    if path is not None:
-        _save_py3langid(identifier, path)
-    return identifier
-
-
-def _py3langid_version() -> str:
-    from importlib.metadata import version
-
-    return version("py3langid")
-
-
-_TYPECODES = {2: "H", 4: "I", 8: "L"}
-
-
-def _array(values: np.ndarray) -> array:
-    """The stdlib array py3langid walks its automaton with (faster than numpy there)."""
-    out = array(_TYPECODES[values.dtype.itemsize])
-    out.frombytes(np.ascontiguousarray(values).tobytes())
-    return out
-
-
-def _save_py3langid(identifier: Py3LangId, path: Path) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp.npz")
-        np.savez(
-            temporary,
-            ptc=np.asarray(identifier.nb_ptc, dtype=np.float32),
-            pc=np.asarray(identifier.nb_pc, dtype=np.float32),
-            classes=np.array(identifier.nb_classes),
-            nextmove=np.frombuffer(identifier.tk_nextmove, f"u{identifier.tk_nextmove.itemsize}"),
-            row=np.frombuffer(identifier.tk_row, dtype=f"u{identifier.tk_row.itemsize}"),
-            output=np.asarray(identifier.tk_output, dtype=np.int32),
-        )
-        temporary.replace(path)
-    except OSError:
-        pass
-
-
-def _langid_scores(text: str, langs: Sequence[str]) -> dict[str, float]:
-    ranked = dict(_py3langid().rank(text))
-    ranked["uk"] = ranked.get("uk", 0.0) + ranked.pop("ru", 0.0)
-    total = sum(ranked.get(lang, 0.0) for lang in langs) or 1.0
-    return {lang: ranked.get(lang, 0.0) / total for lang in langs}
+def py3langid_guess(text: str) -> LanguageGuess:
+    """py3langid's answer alone among the six (no transliterations, no Pashto letters):
+    the plain baseline ``bench/matcher.py`` compares with."""
+    return _best(py3langid_scores(text, LANGUAGES))
 
 
 def _best(scores: dict[str, float]) -> LanguageGuess:
@@ -283,7 +202,7 @@ class LanguageIdentifier:
     def _arabic(self, text: str, normalized: str) -> LanguageGuess:
         if any(char in PASHTO_LETTERS for char in text):
             return LanguageGuess("ps", 0.98)
-        scores = _langid_scores(text, ("ps", "fa"))
+        scores = py3langid_scores(text, ("ps", "fa"))
         if self.arabic is not None:
             learned = self.arabic.probabilities(normalized)
             scores = {lang: math.sqrt(scores[lang] * learned[lang]) for lang in scores}
@@ -292,7 +211,7 @@ class LanguageIdentifier:
         return _best(scores)
 
     def _latin(self, text: str, normalized: str) -> LanguageGuess:
-        native = _langid_scores(text, NATIVE_LATIN)
+        native = py3langid_scores(text, NATIVE_LATIN)
         if self.latin is None:
             return _best(native)
         learned = self.latin.probabilities(normalized)
@@ -322,8 +241,8 @@ def _default_identifier() -> LanguageIdentifier:
     from bot.engine.knowledge import KnowledgeError, get_knowledge
 
     settings = get_settings()
-    if _py3langid_cache_dir is None:
-        use_cache_dir(settings.home / "var" / "cache")
+    if langid_model.cache_dir is None:
+        langid_model.use_cache_dir(settings.home / "var" / "cache")
     try:
         return LanguageIdentifier.from_knowledge(get_knowledge(settings))
     except KnowledgeError:

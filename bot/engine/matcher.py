@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
-import random
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import yaml
 
-from bot.engine import features, langid_model
+from bot.engine import langid_model
 from bot.engine.classifier import LinearClassifier
 from bot.engine.features import Vectorizer, normalized_terms, terms
 from bot.engine.knowledge import LANGUAGES, KnowledgeBase, cached_knowledge, get_knowledge
@@ -45,8 +45,10 @@ if TYPE_CHECKING:
 URGENT = "urgent"
 OUT_OF_SCOPE = "(out of scope)"
 OUT_OF_SCOPE_FILE = Path(__file__).with_name("out_of_scope.yaml")
-# Bump when features, training or the cache layout change: it invalidates cached models.
+# Bump when the cache layout changes. Changes to the code of these modules invalidate
+# cached models by themselves.
 MODEL_VERSION = "1"
+MODEL_MODULES = ("text", "features", "classifier", "language", "knowledge", "matcher")
 PREFIX = 5
 
 
@@ -106,40 +108,7 @@ def training_samples(knowledge: KnowledgeBase) -> list[tuple[str, str]]:
     ]
     out_of_scope = yaml.safe_load(OUT_OF_SCOPE_FILE.read_text(encoding="utf-8")) or {}
     samples += [(text, OUT_OF_SCOPE) for texts in out_of_scope.values() for text in texts]
-    return samples + courtesy_variants(knowledge)
-
-
-GREETING, THANKS = "meta.greeting", "meta.thanks"
-COURTESY_SHARE = 0.3
-
-
-def courtesy_variants(knowledge: KnowledgeBase, seed: int = 0) -> list[tuple[str, str]]:
-    """Questions wrapped in a greeting or a thank-you, labelled with the question's topic.
-
-    People open with "salam" and close with "thanks"; the greeting and thanks topics
-    are for messages with nothing else in them. Without these variants a greeting word
-    outweighs the question that follows it.
-    """
-    rng = random.Random(seed)
-    variants = []
-    for topic in knowledge.topics.values():
-        if topic.kind == "meta":
-            continue
-        for lang, answer in topic.answers.items():
-            greetings = _short_examples(knowledge, GREETING, lang)
-            thanks = _short_examples(knowledge, THANKS, lang)
-            for example in answer.examples:
-                if greetings and rng.random() < COURTESY_SHARE:
-                    variants.append((f"{rng.choice(greetings)}, {example}", topic.id))
-                if thanks and rng.random() < COURTESY_SHARE / 2:
-                    variants.append((f"{example} {rng.choice(thanks)}", topic.id))
-    return variants
-
-
-def _short_examples(knowledge: KnowledgeBase, topic_id: str, lang: str) -> list[str]:
-    topic = knowledge.topics.get(topic_id)
-    answer = topic.answers.get(lang) if topic else None
-    return [e for e in answer.examples if len(e.split()) <= 3] if answer else []
+    return samples
 
 
 class Matcher:
@@ -233,7 +202,8 @@ class Matcher:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp.npz")
+        # Written aside and renamed: a concurrent reader sees the old file or the new one.
+        temporary = path.with_suffix(f".{os.getpid()}.tmp.npz")
         vocabulary = self.vectorizer.vocabulary
         arrays: dict[str, Any] = {
             "terms": np.array(sorted(vocabulary, key=vocabulary.__getitem__)),
@@ -262,10 +232,10 @@ class Matcher:
 
 
 def knowledge_fingerprint(knowledge_dir: Path) -> str:
-    """Changes whenever a knowledge file, the chit-chat list or the model code changes."""
+    """Changes whenever a knowledge file, the chit-chat list or the matcher's code does."""
     digest = hashlib.sha256(MODEL_VERSION.encode())
-    digest.update(repr((features.CHAR_SIZES, features.CHAR_WEIGHT)).encode())
-    for file in (*sorted(knowledge_dir.glob("*.yaml")), OUT_OF_SCOPE_FILE):
+    code = [Path(__file__).with_name(f"{name}.py") for name in MODEL_MODULES]
+    for file in (*sorted(knowledge_dir.glob("*.yaml")), OUT_OF_SCOPE_FILE, *code):
         digest.update(file.name.encode() + b"\0" + file.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
