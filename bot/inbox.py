@@ -13,7 +13,6 @@ of for a day, and ``delete_erased`` finishes an erasure once its goodbye was sen
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -40,8 +39,6 @@ from bot.models import (
     Owner,
     Sender,
 )
-
-log = logging.getLogger(__name__)
 
 IDLE_AFTER = timedelta(hours=24)
 ERASE_GIVE_UP_AFTER = timedelta(hours=1)  # the goodbye of an erasure could not be sent
