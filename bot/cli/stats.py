@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -24,7 +23,9 @@ SHOWN_PROBLEMS = 50
 
 
 def stats(
-    year: int = typer.Option(date.today().year, "--year", help="Calendar year to report."),
+    year: int | None = typer.Option(
+        None, "--year", help="Calendar year to report (default: this year)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
     csv_file: Path | None = typer.Option(None, "--csv", help="Also write the report as CSV."),
     xlsx_file: Path | None = typer.Option(None, "--xlsx", help="Also write the report as XLSX."),
@@ -34,7 +35,9 @@ def stats(
     engine = db.make_engine(settings.database_url)
     try:
         with Session(engine) as session:
-            report = build_report(session, Period.year(year), ZoneInfo(settings.timezone))
+            tz = ZoneInfo(settings.timezone)
+            year = year or utcnow().astimezone(tz).year
+            report = build_report(session, Period.year(year), tz)
     finally:
         engine.dispose()
     if csv_file is not None:
