@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import Engine, delete, update
 from sqlmodel import Session, col, select
 
 from bot.config import Settings
+from bot.db import session_scope
 from bot.models import Contact, ContactRecord, Conversation, Message, Owner
 from bot.privacy import decrypt_address
 
@@ -111,3 +112,9 @@ def export_contact(session: Session, settings: Settings, contact_id: int) -> dic
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def purge_job(engine: Engine, settings: Settings, *, now: datetime) -> int:
+    """The scheduled form of ``purge_expired``, for the worker (idempotent)."""
+    with session_scope(engine) as session:
+        return purge_expired(session, settings, now=now)

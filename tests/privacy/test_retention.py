@@ -126,3 +126,13 @@ def test_the_cli_exports_and_erases_a_person_asked_for_by_phone(
     )
     assert again.returncode == 1
     assert "no data is kept" in again.stderr
+
+
+def test_the_scheduled_job_purges_on_its_own(engine: Engine, settings: Settings) -> None:
+    from bot.retention import purge_job
+
+    with Session(engine) as session:
+        _conversation(session, settings, "whatsapp:+32470000077", closed_days_ago=120)
+        session.commit()
+    assert purge_job(engine, settings, now=NOW) == 1
+    assert purge_job(engine, settings, now=NOW) == 0
