@@ -10,7 +10,11 @@ from bot.console.routing import console_router
 from bot.console.templating import STATIC
 
 router = console_router()
-TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
 FILES = {path.name: path for path in STATIC.iterdir() if path.suffix in TYPES}
 
 
