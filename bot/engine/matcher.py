@@ -29,12 +29,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import yaml
 
 from bot.engine import langid_model
 from bot.engine.classifier import LinearClassifier
 from bot.engine.features import Vectorizer, normalized_terms, terms
-from bot.engine.knowledge import LANGUAGES, KnowledgeBase, cached_knowledge, get_knowledge
+from bot.engine.knowledge import (
+    LANGUAGES,
+    KnowledgeBase,
+    cached_knowledge,
+    get_knowledge,
+    read_yaml,
+)
 from bot.engine.language import LanguageIdentifier
 from bot.engine.text import normalize
 from bot.engine.urgent import find_urgent_normalized
@@ -106,7 +111,7 @@ def training_samples(knowledge: KnowledgeBase) -> list[tuple[str, str]]:
         for answer in topic.answers.values()
         for text in (*answer.examples, answer.title)
     ]
-    out_of_scope = yaml.safe_load(OUT_OF_SCOPE_FILE.read_text(encoding="utf-8")) or {}
+    out_of_scope = read_yaml(OUT_OF_SCOPE_FILE.read_text(encoding="utf-8")) or {}
     samples += [(text, OUT_OF_SCOPE) for texts in out_of_scope.values() for text in texts]
     return samples
 
