@@ -89,6 +89,12 @@ class Settings(BaseSettings):
     debounce_seconds: float = Field(
         default=2.0, description="answer once the person paused this long (quick fragments)"
     )
+    inbound_limit: int = Field(
+        default=20,
+        description="messages one person may send per window before the bot stops "
+        "answering them (the rest is stored for staff, not answered)",
+    )
+    inbound_limit_seconds: float = 60.0
 
     # Natural-language understanding
     nlu: Literal["builtin", "rasa"] = "builtin"

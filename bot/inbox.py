@@ -21,7 +21,7 @@ from sqlalchemy import Engine, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
-from bot import outbox, retention, stats
+from bot import outbox, ratelimit, retention, stats
 from bot.config import Settings
 from bot.contacts import get_or_create_contact
 from bot.db import session_scope
@@ -74,6 +74,9 @@ def store(
         status=MessageStatus.received,
         created_at=now,
     )
+    if ratelimit.InboundLimit.from_settings(settings).exceeded(session, conversation.id, now):
+        message.status = MessageStatus.handled  # stored for staff, not answered by the bot
+        conversation.flooded_at = now
     try:
         with session.begin_nested():
             session.add(message)

@@ -140,6 +140,9 @@ class Conversation(SQLModel, table=True):
     purged_at: datetime | None = Field(
         default=None, description="message texts deleted by retention"
     )
+    flooded_at: datetime | None = Field(
+        default=None, description="the person last wrote faster than the inbound limit"
+    )
 
 
 class Message(SQLModel, table=True):

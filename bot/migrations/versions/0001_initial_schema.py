@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 18:37:12.145851
+Create Date: 2026-11-26 18:49:25.565074
 """
 from collections.abc import Sequence
 
@@ -90,6 +90,7 @@ def upgrade() -> None:
     sa.Column('last_message_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('after_hours_notice_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('purged_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('flooded_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['assignee_id'], ['staff_user.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['contact_id'], ['contact.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
