@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import HTTPException, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
-from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot import audit, handoff
@@ -60,8 +59,3 @@ def claim_next(request: Request, session: SessionDep, staff: CurrentStaff) -> Re
     )
     session.commit()
     return RedirectResponse(f"/console/conversations/{conversation.id}", status_code=303)
-
-
-def _engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
