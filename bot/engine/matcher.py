@@ -8,10 +8,12 @@ In order:
    trained on the knowledge base's examples and titles in all six languages, plus one
    extra class of everyday chit-chat (``out_of_scope.yaml``) so that "selling my
    bike" has somewhere to go that is not a topic.
-3. Abstention: the best topic must have enough evidence (``min_score``), stand out from
-   the runner-up (``min_margin``), and, unless the evidence is strong, the message must
-   be mostly made of words the knowledge base uses (``min_coverage``): a question about
-   tomato plants shares only its small words with a helpline.
+3. Abstention: the best topic must have enough evidence (``min_score``) and, unless
+   the evidence is strong, the message must be mostly made of words the knowledge base
+   uses (``min_coverage``): a question about tomato plants shares only its small words
+   with a helpline. A margin over the runner-up (``min_margin``) can be required too;
+   it is 0 because, measured, it only turned right answers into abstentions (close
+   runners-up are offered as ``candidates`` instead).
 
 Thresholds were set by measurement (``bench/matcher.py``), on the development set and
 on unrelated messages written apart from ``out_of_scope.yaml``.
@@ -46,6 +48,7 @@ from bot.engine.urgent import find_urgent_normalized
 
 if TYPE_CHECKING:
     from bot.config import Settings
+    from bot.engine.rasa import RasaMatcher
 
 URGENT = "urgent"
 OUT_OF_SCOPE = "(out of scope)"
@@ -266,10 +269,16 @@ def _cached_matcher(knowledge_dir: Path, cache_dir: Path) -> Matcher:
     return load_or_train(cached_knowledge(knowledge_dir), cache_dir)
 
 
-def get_matcher(settings: Settings) -> Matcher:
-    """The matcher of ``settings.knowledge_dir``, trained once and cached under var/."""
+def get_matcher(settings: Settings) -> Matcher | RasaMatcher:
+    """The matcher of ``settings.knowledge_dir``, trained once and cached under var/;
+    with ``HELPLINE_NLU=rasa``, the Rasa backend around it (docs/rasa.md)."""
     knowledge = get_knowledge(settings)
     assert knowledge.path is not None
     cache_dir = settings.home / "var" / "cache"
     langid_model.use_cache_dir(cache_dir)
-    return _cached_matcher(knowledge.path, cache_dir)
+    matcher = _cached_matcher(knowledge.path, cache_dir)
+    if settings.nlu == "rasa":
+        from bot.engine.rasa import rasa_matcher
+
+        return rasa_matcher(settings, matcher)
+    return matcher
