@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from bot import __version__, db, health, observability, webchat, webhooks, worker
+from bot import __version__, db, health, observability, security, webchat, webhooks, worker
 from bot.config import Settings, get_settings
 from bot.console import router as console_router
 from bot.console import stats as console_stats
@@ -26,9 +26,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             yield
         engine.dispose()
 
-    app = FastAPI(title="helpline", version=__version__, lifespan=lifespan)
+    # No /docs or /redoc: their pages need inline script and a CDN, which our CSP refuses;
+    # the schema stays at /openapi.json.
+    app = FastAPI(
+        title="helpline", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.state.settings = settings
     app.state.engine = engine
+    app.add_middleware(security.SecurityHeadersMiddleware, public_url=settings.public_url)
     app.add_middleware(observability.RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(observability.router)
