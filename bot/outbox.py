@@ -27,12 +27,14 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import anyio
 from sqlalchemy import Engine, and_, exists, or_, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -52,6 +54,7 @@ from bot.models import (
 from bot.privacy import decrypt_address
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 WHATSAPP_WINDOW = timedelta(hours=24)
 MAX_TEXT = {"whatsapp": 1600, "telegram": 4096}
@@ -339,21 +342,20 @@ def backoff_seconds(
 
 
 def record_sent(engine: Engine, claim: Claim, provider_message_id: str, *, now: datetime) -> None:
+    sent = (
+        update(Message)
+        .where(col(Message.id) == claim.message_id, col(Message.status) == MessageStatus.sending)
+        .values(status=MessageStatus.sent, sent_at=now, next_attempt_at=None, last_error=None)
+    )
     with session_scope(engine) as session:
-        session.execute(
-            update(Message)
-            .where(
-                col(Message.id) == claim.message_id,
-                col(Message.status) == MessageStatus.sending,
-            )
-            .values(
-                status=MessageStatus.sent,
-                provider_message_id=provider_message_id,
-                sent_at=now,
-                next_attempt_at=None,
-                last_error=None,
-            )
-        )
+        try:
+            with session.begin_nested():
+                session.execute(sent.values(provider_message_id=provider_message_id))
+        except IntegrityError:
+            # Never seen from a real provider, but it must not leave the message
+            # "sending" (it would be sent again): record it sent, without the id.
+            log.error("provider id of message %s is already taken", claim.message_id)
+            session.execute(sent)
 
 
 def record_failure(
@@ -411,17 +413,32 @@ async def _send_one(
         error = SendError(f"unexpected {type(exc).__name__}")
     else:
         done = now + timedelta(seconds=time.monotonic() - started)
-        await anyio.to_thread.run_sync(lambda: record_sent(engine, claim, provider_id, now=done))
+        await _record(lambda: record_sent(engine, claim, provider_id, now=done))
         observability.OUTBOUND.labels(claim.channel).inc()
         return
     # Backoff counts from when the attempt ended, not from when it started.
     done = now + timedelta(seconds=time.monotonic() - started)
-    status = await anyio.to_thread.run_sync(
-        lambda: record_failure(engine, settings, claim, error, now=done)
-    )
+    status = await _record(lambda: record_failure(engine, settings, claim, error, now=done))
     if status == MessageStatus.failed:
         observability.OUTBOX_FAILURES.labels(claim.channel).inc()
         log.warning("outbound message %s failed for good: %s", claim.message_id, error)
     else:
         observability.OUTBOX_RETRIES.labels(claim.channel).inc()
         log.info("outbound message %s will be retried: %s", claim.message_id, error)
+
+
+async def _record(write: Callable[[], T]) -> T | None:
+    """Write an outcome, retrying through a short database hiccup.
+
+    A send the database never hears about stays "sending" and goes out again once
+    its lease ends, so a few retries here are what keeps a blip from doubling it.
+    """
+    for delay in (0.2, 1.0, 5.0, None):
+        try:
+            return await anyio.to_thread.run_sync(write)
+        except SQLAlchemyError as exc:
+            if delay is None:
+                log.error("could not record a send outcome: %s", type(exc).__name__)
+                return None
+            await asyncio.sleep(delay)
+    return None

@@ -27,7 +27,7 @@ import anyio
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from bot import inbox, outbox
+from bot import inbox, outbox, webhooks
 from bot.channels import Channels, build_channels
 from bot.config import Settings
 from bot.models import utcnow
@@ -143,13 +143,14 @@ async def _wait_any(*events: asyncio.Event, timeout: float) -> None:
 
 @contextlib.asynccontextmanager
 async def running(app: FastAPI) -> AsyncIterator[None]:
-    """The app's channels (``app.state.channels``) and, unless ``HELPLINE_RUN_WORKER``
-    is false, the worker loop, for the lifetime of the app."""
+    """The app's channels (``app.state.channels``), the webhooks' inbound writer and,
+    unless ``HELPLINE_RUN_WORKER`` is false, the worker loop, for the app's lifetime."""
     settings: Settings = app.state.settings
     channels = build_channels(settings)
     wakeup = Wakeup()
     app.state.channels = channels
     app.state.wakeup = wakeup
+    app.state.inbound_writer = writer = webhooks.InboundWriter(app.state.engine, settings)
     stop = asyncio.Event()
     task = None
     if settings.run_worker:
@@ -168,4 +169,5 @@ async def running(app: FastAPI) -> AsyncIterator[None]:
                 log.warning("worker did not stop in time; in-flight sends will be retried")
             except Exception:
                 log.exception("worker ended with an error")
+        await writer.aclose()
         await channels.aclose()

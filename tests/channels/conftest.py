@@ -66,7 +66,7 @@ def post_whatsapp(
     form: Mapping[str, str],
     path: str = "/webhooks/whatsapp",
     signature: str | None = None,
-) -> httpx.Response:
+) -> Any:
     """Post a form the way Twilio does, signed unless a signature is given."""
     return client.post(
         path,
@@ -82,7 +82,7 @@ def post_whatsapp(
 
 def post_telegram(
     client: TestClient | httpx.Client, update: Any, secret: str | None = WEBHOOK_SECRET
-) -> httpx.Response:
+) -> Any:
     headers = {"Content-Type": "application/json"}
     if secret is not None:
         headers["X-Telegram-Bot-Api-Secret-Token"] = secret

@@ -296,7 +296,7 @@ async def test_under_random_faults_every_message_arrives_exactly_once(
     fake_twilio.clear_faults()
     await drain(engine, settings, channels, now, rounds=60)
 
-    delivered = [m.text for m in fake_telegram.sent] + [m.body for m in fake_twilio.sent]
+    delivered = [m.text for m in fake_telegram.sent] + [m.body or "" for m in fake_twilio.sent]
     assert fake_telegram.faults_injected + fake_twilio.faults_injected > 0
     assert sorted(delivered) == sorted(expected)  # none lost, none twice
     assert {m.status for m in outbound(engine)} == {"sent"}

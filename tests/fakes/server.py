@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 
@@ -178,7 +178,7 @@ class FakeServer:
         return f"http://127.0.0.1:{self.port}"
 
     # --- lifecycle
-    def start(self) -> FakeServer:
+    def start(self) -> Self:
         self._server = _Server(self)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
@@ -195,7 +195,7 @@ class FakeServer:
         if self._thread is not None:
             self._thread.join(timeout=10)
 
-    def __enter__(self) -> FakeServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

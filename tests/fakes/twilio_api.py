@@ -11,8 +11,8 @@ Run it alone with ``python -m tests.fakes.twilio_api`` (prints its URL).
 from __future__ import annotations
 
 import base64
-import itertools
 import threading
+import uuid
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
@@ -43,7 +43,6 @@ class FakeTwilioAPI(FakeServer):
         self.sent: list[SentMessage] = []
         self.rejected: dict[str, int] = {}
         self.media: dict[str, tuple[str, bytes]] = {}
-        self._sids = itertools.count(1)
 
     def configure(self, settings: Any) -> None:
         settings.twilio_account_sid = self.account_sid
@@ -113,7 +112,7 @@ class FakeTwilioAPI(FakeServer):
         if not params.get("Body") and not params.get("ContentSid"):
             return Reply.json(400, {"code": 21619, "message": "A text body is required"})
         with self._lock:
-            sid = f"SM{next(self._sids):032x}"
+            sid = f"SM{uuid.uuid4().hex}"
             self.sent.append(
                 SentMessage(
                     sid,

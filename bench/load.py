@@ -1,0 +1,507 @@
+"""Load benchmark: signed WhatsApp webhooks and Telegram updates against ``helpline serve``.
+
+    .venv/bin/python -m bench.load -n 1000 -c 50
+
+Starts fake Telegram and Twilio APIs (in this process), then ``helpline serve`` on a
+fresh SQLite database as a subprocess (``HELPLINE_DEBOUNCE_SECONDS=0``, the worker
+inside), and sends N WhatsApp webhooks (signed with twilio's ``RequestValidator``)
+and N Telegram updates (with the secret token), each from a different person, at
+concurrency C, plus a fraction of replays (a provider retrying). It then waits until
+every message has its reply stored in the outbox and sent to the fake provider, and
+reports:
+
+- accepted messages/s: unique messages answered 2xx / wall time of the load;
+- p50/p99 from sending the webhook to the reply stored in the outbox;
+- lost (a 2xx whose message is not stored, or whose reply never came) and
+  duplicated (a message stored twice, or a reply delivered twice);
+
+and, in the same run, the same requests at the same concurrency against a bare
+uvicorn endpoint that does nothing (the ceiling on this machine), and the ratio.
+The load generator speaks HTTP/1.1 over keep-alive sockets directly, so that the
+client is not what limits the ceiling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from twilio.request_validator import RequestValidator
+
+from bot import db
+from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.fakes.twilio_api import FakeTwilioAPI
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+WEBHOOK_SECRET = "bench-webhook-secret"
+QUESTIONS = [
+    ("nl", "Hoe vraag ik asiel aan in België?"),
+    ("fr", "Comment demander l'asile en Belgique ?"),
+    ("en", "When is my interview at the CGRS?"),
+    ("uk", "Чи можу я отримати тимчасовий захист?"),
+    ("ps", "زه څنګه په بلجیم کې پناه غوښتنه وکړم؟"),
+    ("fa", "چطور می‌توانم در بلژیک درخواست پناهندگی بدهم؟"),
+    ("en", "hello"),
+    ("nl", "Ik heb geen opvangplaats, waar kan ik slapen?"),
+]
+
+
+# --- the requests ---------------------------------------------------------------------
+
+
+@dataclass
+class Request:
+    channel: str
+    provider_id: str
+    raw: bytes
+    replay: bool = False
+    sent_at: float = 0.0  # wall clock, to compare with the server's created_at
+    status: int = 0
+    seconds: float = 0.0
+
+
+def _raw(path: str, headers: dict[str, str], body: bytes) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    lines += [f"Content-Length: {len(body)}", "", ""]
+    return "\r\n".join(lines).encode() + body
+
+
+def build_requests(
+    n: int, public_url: str, auth_token: str, replay: float, first: int = 0
+) -> list[Request]:
+    """n messages per channel, each from another person (ids from ``first``)."""
+    rng = random.Random(42)
+    validator = RequestValidator(auth_token)
+    requests: list[Request] = []
+    for i in range(first, first + n):
+        _, text = QUESTIONS[i % len(QUESTIONS)]
+        sid = f"SM{i:032x}"
+        form = {
+            "MessageSid": sid,
+            "SmsMessageSid": sid,
+            "AccountSid": "AC" + "0" * 32,
+            "From": f"whatsapp:+3247{i:07d}",
+            "To": "whatsapp:+32470000000",
+            "Body": text,
+            "NumMedia": "0",
+            "ProfileName": "bench",
+            "WaId": f"3247{i:07d}",
+        }
+        path = "/webhooks/whatsapp"
+        signature = validator.compute_signature(public_url + path, form)
+        body = urlencode(form).encode()
+        requests.append(
+            Request(
+                "whatsapp",
+                sid,
+                _raw(
+                    path,
+                    {
+                        "Content-Type": "application/x-www-form-urlencoded",
+                        "X-Twilio-Signature": signature,
+                    },
+                    body,
+                ),
+            )
+        )
+        update_id = 900_000_000 + i
+        chat_id = 7_000_000_000 + i
+        update = {
+            "update_id": update_id,
+            "message": {
+                "message_id": 1,
+                "date": int(time.time()),
+                "from": {"id": chat_id, "is_bot": False, "first_name": "bench"},
+                "chat": {"id": chat_id, "type": "private", "first_name": "bench"},
+                "text": QUESTIONS[(i + 3) % len(QUESTIONS)][1],
+            },
+        }
+        requests.append(
+            Request(
+                "telegram",
+                str(update_id),
+                _raw(
+                    "/webhooks/telegram",
+                    {
+                        "Content-Type": "application/json",
+                        "X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET,
+                    },
+                    json.dumps(update).encode(),
+                ),
+            )
+        )
+    rng.shuffle(requests)
+    # Replays (a provider retrying) come after their original, as in real life.
+    replays = [
+        Request(r.channel, r.provider_id, r.raw, replay=True)
+        for r in rng.sample(requests, int(len(requests) * replay))
+    ]
+    return requests + replays
+
+
+# --- the load generator -----------------------------------------------------------------
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
+    """(status, keep-alive) of one HTTP/1.1 response; the body is read and dropped."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        if ":" in line:
+            name, value = line.split(":", 1)
+            headers[name.strip().lower()] = value.strip()
+    if headers.get("transfer-encoding") == "chunked":
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    else:
+        await reader.readexactly(int(headers.get("content-length", "0")))
+    return status, headers.get("connection", "").lower() != "close"
+
+
+async def run_load(port: int, requests: list[Request], concurrency: int) -> float:
+    """Send every request over ``concurrency`` keep-alive connections; wall seconds."""
+    queue: asyncio.Queue[Request] = asyncio.Queue()
+    for request in requests:
+        queue.put_nowait(request)
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        while True:
+            try:
+                request = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                break
+            request.sent_at = time.time()
+            started = time.perf_counter()
+            for _ in range(3):  # reconnect if the server closed an idle connection
+                try:
+                    writer.write(request.raw)
+                    await writer.drain()
+                    request.status, keep_alive = await _read_response(reader)
+                    break
+                except (ConnectionError, asyncio.IncompleteReadError):
+                    writer.close()
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            else:
+                keep_alive = False
+            request.seconds = time.perf_counter() - started
+            if not keep_alive:
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(concurrency)))
+    return time.perf_counter() - started
+
+
+# --- the servers ---------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(port: int, path: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                if b" 200 " in sock.recv(200):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+async def bare_app(
+    scope: MutableMapping[str, Any],
+    receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
+    send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
+) -> None:
+    """The ceiling: an ASGI endpoint that reads the request and answers 200, nothing else."""
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def serve_bare(port: int, workers: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "uvicorn",
+            "bench.load:bare_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+    )
+
+
+def serve_helpline(port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            str(Path(PYTHON).parent / "helpline"),
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+
+
+# --- the results ------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    stored: dict[tuple[str, str], int] = field(default_factory=dict)
+    reply_at: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    outbound_total: int = 0
+    outbound_sent: int = 0
+    outbound_pending: int = 0
+
+
+def read_outcome(path: Path) -> Outcome:
+    """What the database holds: stored inbound messages and their first reply."""
+    outcome = Outcome()
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as conn:
+        for channel, provider_id, count in conn.execute(
+            "SELECT channel, provider_message_id, count(*) FROM message"
+            " WHERE direction = 'in' GROUP BY channel, provider_message_id"
+        ):
+            outcome.stored[(channel, provider_id)] = count
+        for channel, provider_id, first in conn.execute(
+            "SELECT i.channel, i.provider_message_id, min(o.created_at) FROM message i"
+            " JOIN message o ON o.conversation_id = i.conversation_id AND o.direction = 'out'"
+            " AND o.id > i.id WHERE i.direction = 'in'"
+            " GROUP BY i.channel, i.provider_message_id"
+        ):
+            outcome.reply_at[(channel, provider_id)] = _parse_time(first)
+        for status, count in conn.execute(
+            "SELECT status, count(*) FROM message WHERE direction = 'out' GROUP BY status"
+        ):
+            outcome.outbound_total += count
+            if status in ("sent", "delivered", "read"):
+                outcome.outbound_sent += count
+            elif status in ("queued", "sending", "held"):
+                outcome.outbound_pending += count
+    return outcome
+
+
+def _parse_time(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", type=int, default=1000, help="messages per channel")
+    parser.add_argument("-c", "--concurrency", type=int, default=50)
+    parser.add_argument("--replay", type=float, default=0.05, help="fraction replayed")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--separate-worker",
+        action="store_true",
+        help="run the jobs in `helpline worker` instead of inside `helpline serve`",
+    )
+    parser.add_argument("--ceiling-runs", type=int, default=3, help="best of these is the ceiling")
+    parser.add_argument("--drain-timeout", type=float, default=300.0)
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="helpline-bench-"))
+    database = tmp / "bench.db"
+    db.upgrade(f"sqlite:///{database}")
+    port = free_port()
+    public_url = f"http://127.0.0.1:{port}"
+
+    with FakeTelegramAPI() as telegram, FakeTwilioAPI() as twilio:
+        env = dict(
+            os.environ,
+            HELPLINE_DATABASE_URL=f"sqlite:///{database}",
+            HELPLINE_PUBLIC_URL=public_url,
+            HELPLINE_DEBOUNCE_SECONDS="0",
+            HELPLINE_LOG_LEVEL="WARNING",
+            HELPLINE_TELEGRAM_TOKEN=telegram.token,
+            HELPLINE_TELEGRAM_API_URL=telegram.api_url,
+            HELPLINE_TELEGRAM_WEBHOOK_SECRET=WEBHOOK_SECRET,
+            HELPLINE_TWILIO_ACCOUNT_SID=twilio.account_sid,
+            HELPLINE_TWILIO_AUTH_TOKEN=twilio.auth_token,
+            HELPLINE_TWILIO_WHATSAPP_FROM="whatsapp:+32470000000",
+            HELPLINE_TWILIO_API_URL=twilio.url,
+        )
+        requests = build_requests(args.n, public_url, twilio.auth_token, args.replay)
+        originals = [r for r in requests if not r.replay]
+
+        # 1. helpline
+        if args.separate_worker:
+            env["HELPLINE_RUN_WORKER"] = "false"
+        server = serve_helpline(port, args.workers, env)
+        worker = (
+            subprocess.Popen([str(Path(PYTHON).parent / "helpline"), "worker"], cwd=ROOT, env=env)
+            if args.separate_worker
+            else None
+        )
+        try:
+            wait_until_up(port, "/readyz", server)
+            warmup = build_requests(2, public_url, twilio.auth_token, 0, first=9_000_000)
+            asyncio.run(run_load(port, warmup, 2))
+            time.sleep(2)  # the matcher and flows are loaded on first use
+            elapsed = asyncio.run(run_load(port, requests, args.concurrency))
+            deadline = time.monotonic() + args.drain_timeout
+            while True:
+                outcome = read_outcome(database)
+                answered = sum(
+                    1 for r in originals if (r.channel, r.provider_id) in outcome.reply_at
+                )
+                if (
+                    answered >= len(originals) and outcome.outbound_pending == 0
+                ) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            drained_after = time.monotonic() - (deadline - args.drain_timeout)
+            floor = [
+                Request("-", "-", b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n") for _ in requests
+            ]
+            floor_elapsed = asyncio.run(run_load(port, floor, args.concurrency))
+        finally:
+            stop(server)
+            if worker is not None:
+                stop(worker)
+        outcome = read_outcome(database)
+        fake_sends = len(telegram.sent) + len(twilio.sent)
+
+    # 2. the ceiling: the same requests against a bare endpoint. A do-nothing endpoint
+    #    answers a run in milliseconds, so the requests are repeated to a few seconds of
+    #    load, and the best of a few runs counts (one run on a small machine can be unlucky).
+    repeat = max(1, 20_000 // len(requests))
+    bare_port = free_port()
+    bare = serve_bare(bare_port, args.workers)
+    try:
+        wait_until_up(bare_port, "/", bare)
+        ceiling_rate = 0.0
+        for _ in range(args.ceiling_runs):
+            ceiling = [
+                Request(r.channel, r.provider_id, r.raw, r.replay)
+                for _ in range(repeat)
+                for r in requests
+            ]
+            seconds = asyncio.run(run_load(bare_port, ceiling, args.concurrency))
+            answered = sum(200 <= r.status < 300 for r in ceiling)
+            ceiling_rate = max(ceiling_rate, answered / seconds)
+    finally:
+        stop(bare)
+
+    accepted = [r for r in originals if 200 <= r.status < 300]
+    rejected = [r for r in requests if not 200 <= r.status < 300]
+    lost_unstored = [r for r in accepted if (r.channel, r.provider_id) not in outcome.stored]
+    unanswered = [r for r in accepted if (r.channel, r.provider_id) not in outcome.reply_at]
+    duplicated_inbound = sum(count - 1 for count in outcome.stored.values() if count > 1)
+    duplicated_sends = max(0, fake_sends - outcome.outbound_sent)
+    latencies = [
+        outcome.reply_at[(r.channel, r.provider_id)].timestamp() - r.sent_at
+        for r in accepted
+        if (r.channel, r.provider_id) in outcome.reply_at
+    ]
+    rate = len(accepted) / elapsed
+    request_rate = len(requests) / elapsed
+    result = {
+        "messages": len(originals),
+        "requests": len(requests),
+        "replays": len(requests) - len(originals),
+        "concurrency": args.concurrency,
+        "uvicorn_workers": args.workers,
+        "jobs_in": "helpline worker" if args.separate_worker else "helpline serve",
+        "cpus": os.cpu_count(),
+        "accepted_messages": len(accepted),
+        "rejected_requests": len(rejected),
+        "load_seconds": round(elapsed, 2),
+        "accepted_messages_per_s": round(rate, 1),
+        "requests_per_s": round(request_rate, 1),
+        "webhook_p50_ms": round(1000 * percentile([r.seconds for r in requests], 0.5), 1),
+        "webhook_p99_ms": round(1000 * percentile([r.seconds for r in requests], 0.99), 1),
+        "reply_stored_p50_s": round(percentile(latencies, 0.5), 3),
+        "reply_stored_p99_s": round(percentile(latencies, 0.99), 3),
+        "all_replies_sent_after_s": round(drained_after, 1),
+        "outbound_stored": outcome.outbound_total,
+        "outbound_sent": outcome.outbound_sent,
+        "outbound_pending": outcome.outbound_pending,
+        "lost_unstored": len(lost_unstored),
+        "lost_unanswered": len(unanswered),
+        "duplicated_inbound": duplicated_inbound,
+        "duplicated_deliveries": duplicated_sends,
+        "ceiling_requests_per_s": round(ceiling_rate, 1),
+        "framework_floor_requests_per_s": round(len(floor) / floor_elapsed, 1),
+        "ratio_to_ceiling": round(request_rate / ceiling_rate, 3),
+    }
+    width = max(len(k) for k in result)
+    for key, value in result.items():
+        print(f"{key:<{width}}  {value}")
+    print(json.dumps(result))
+    if lost_unstored or unanswered or duplicated_inbound or duplicated_sends or rejected:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
