@@ -16,7 +16,7 @@ from prometheus_client import REGISTRY
 
 from bot.config import PROJECT_HOME, Settings
 from bot.engine.matcher import Matcher, get_matcher
-from bot.engine.rasa import RasaClient, RasaMatcher
+from bot.engine.rasa import RasaClient, RasaMatcher, _cached_rasa_matcher
 from bot.observability import JsonFormatter
 from tests.conftest import free_port
 from tests.fakes.server import Fault
@@ -249,3 +249,19 @@ def test_rasa_url_keeps_its_token_and_path_prefix(fake_rasa: FakeRasa) -> None:
     request = fake_rasa.requests[-1]
     assert (request.path, request.params["token"]) == ("/model/parse", "s3cret")
     assert RasaClient("http://rasa.internal/nlu/").url.path == "/nlu/model/parse"
+
+
+def test_get_matcher_asks_rasa_only_when_configured(
+    settings: Settings, fake_rasa: FakeRasa
+) -> None:
+    assert not isinstance(get_matcher(settings), RasaMatcher)
+    configured = settings.model_copy(update={"nlu": "rasa", "rasa_url": fake_rasa.url})
+    matcher = get_matcher(configured)
+    try:
+        assert isinstance(matcher, RasaMatcher)
+        assert get_matcher(configured) is matcher  # one HTTP client, one failure memory
+        assert matcher.match("Hallo, goeiemiddag!").topic == "meta.greeting"
+        assert fake_rasa.parsed == ["hallo goeiemiddag"]
+    finally:
+        matcher.client.close()
+        _cached_rasa_matcher.cache_clear()
