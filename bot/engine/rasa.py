@@ -354,6 +354,11 @@ class RasaMatcher:
 
     def _topic(self, parsed: Parse) -> tuple[str | None, float]:
         intent = parsed.intent
+        if intent is not None and intent.name == FALLBACK_INTENT:
+            # Its confidence is the fallback threshold; how close the best guess came
+            # is the score worth reporting.
+            intent = next((i for i in parsed.ranking if i.name != FALLBACK_INTENT), None)
+            return None, round(intent.confidence, 4) if intent else 0.0
         if intent is None:
             return None, 0.0
         score = round(intent.confidence, 4)
