@@ -70,7 +70,7 @@ bench/rasa_compare.py needs a Rasa 3.6 installation; set HELPLINE_BENCH_RASA to 
     HELPLINE_BENCH_RASA=/opt/rasa/bin/rasa .venv/bin/python -m bench.rasa_compare
 
 (no python3.10? `uv python install 3.10 && uv venv --python 3.10 /opt/rasa`, or see
-docs/rasa.md). Training takes a few minutes on two cores.
+docs/rasa.md). Training takes minutes rather than seconds.
 """
 
 # Run in a fresh interpreter: what a restarted helpline pays before its first answer.
