@@ -125,9 +125,6 @@ def render(
         "timezone": settings.timezone,
         "notice": None,
         "page": name.removesuffix(".html"),
-        "has_stats": any(
-            getattr(route, "path", "") == "/console/stats" for route in request.app.routes
-        ),
         **(context or {}),
     }
     return HTMLResponse(template.render(values), status_code=status_code)
