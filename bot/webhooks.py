@@ -120,6 +120,10 @@ class InboundWriter:
                 # writes fails at once ("database is locked") when another connection
                 # committed in between; BEGIN IMMEDIATE waits for the lock instead.
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                # The session must join *this* transaction: one it began itself would
+                # be rolled back when it closes, and the commit below would store nothing.
+                connection.begin()
             with Session(
                 bind=connection, expire_on_commit=False, join_transaction_mode="rollback_only"
             ) as session:
