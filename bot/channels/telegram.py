@@ -146,7 +146,7 @@ class TelegramChannel(Channel):
         self.settings = settings
         timeout = settings.provider_timeout_seconds
         self._request = HTTPXRequest(
-            connection_pool_size=64,
+            connection_pool_size=16,  # Telegram allows ~30 messages/s per bot anyway
             read_timeout=timeout,
             write_timeout=timeout,
             connect_timeout=timeout,
