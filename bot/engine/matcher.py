@@ -261,7 +261,19 @@ def load_or_train(knowledge: KnowledgeBase, cache_dir: Path | None) -> Matcher:
     # A read-only deployment trains at every start; it still works.
     with contextlib.suppress(OSError):
         matcher.save(path)
+        _prune(cache_dir, keep=path)
     return matcher
+
+
+def _prune(cache_dir: Path, keep: Path, spare: int = 3) -> None:
+    """Each edit of knowledge/ trains a new model (~25 MB): keep only the newest few."""
+    older = sorted(
+        (p for p in cache_dir.glob("matcher-*.npz") if p != keep),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for stale in older[spare:]:
+        stale.unlink(missing_ok=True)
 
 
 @lru_cache(maxsize=4)

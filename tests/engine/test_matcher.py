@@ -126,3 +126,19 @@ def test_changing_the_knowledge_base_changes_the_cache_key(
     write_knowledge(topic_data("asylum.apply", owner="someone else"))
 
     assert knowledge_fingerprint(directory) != before
+
+
+def test_retraining_keeps_only_a_few_cached_models(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from bot.engine.matcher import _prune
+
+    for age, name in enumerate(["a", "b", "c", "d", "e", "f"]):
+        stale = tmp_path / f"matcher-{name}.npz"
+        stale.write_bytes(b"x")
+        os.utime(stale, (1_000_000 + age, 1_000_000 + age))
+    keep = tmp_path / "matcher-new.npz"
+    keep.write_bytes(b"x")
+    _prune(tmp_path, keep=keep)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == ["matcher-d.npz", "matcher-e.npz", "matcher-f.npz", "matcher-new.npz"]
