@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from bot import db
+from bot import audit, db
 from bot.config import get_settings
 from bot.contacts import find_contact
 from bot.models import utcnow
@@ -46,7 +46,15 @@ def export(channel: str = CHANNEL, address: str = ADDRESS) -> None:
         if contact is None or contact.id is None:
             typer.echo("no data is kept for this address", err=True)
             raise typer.Exit(1)
-        typer.echo(json.dumps(export_contact(session, settings, contact.id), ensure_ascii=False))
+        exported = export_contact(session, settings, contact.id)
+        audit.record(
+            session,
+            audit.Action.export,
+            staff_id=None,
+            target=f"contact:{contact.id}",
+            detail="helpline contact export",
+        )
+        typer.echo(json.dumps(exported, ensure_ascii=False))
 
 
 @contact_app.command("erase")
@@ -65,5 +73,12 @@ def erase(
             raise typer.Exit(1)
         if not yes:
             typer.confirm("Erase everything kept about this person?", abort=True)
+        audit.record(
+            session,
+            audit.Action.erase,
+            staff_id=None,
+            target=f"contact:{contact.id}",
+            detail="helpline contact erase",
+        )
         erase_contact(session, contact.id)
     typer.echo("erased")

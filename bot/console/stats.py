@@ -19,13 +19,14 @@ from babel.numbers import format_decimal
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
 
-from bot import exports
+from bot import audit, exports
 from bot.console import log_contact
 from bot.console.auth import CurrentStaff
 from bot.console.canned import knowledge, reference_language
 from bot.console.i18n import N_
 from bot.console.routing import console_router
 from bot.console.templating import console_locale, render, translator
+from bot.db import session_scope
 from bot.deps import EngineDep, SessionDep, SettingsDep
 from bot.models import utcnow
 from bot.reports import CHAT_CHANNELS, UNKNOWN, Period, Report, build_report
@@ -258,6 +259,7 @@ def contacts_csv(
     request: Request, engine: EngineDep, settings: SettingsDep, staff: CurrentStaff
 ) -> Response:
     period = _period_or_400(request, settings)
+    _audit_export(engine, staff, period, "csv")
     # The rows are read while the file streams out, in a session of their own.
     return StreamingResponse(
         exports.records_csv(engine, period, ZoneInfo(settings.timezone)),
@@ -271,11 +273,23 @@ def contacts_xlsx(
     request: Request, engine: EngineDep, settings: SettingsDep, staff: CurrentStaff
 ) -> Response:
     period = _period_or_400(request, settings)
+    _audit_export(engine, staff, period, "xlsx")
     return Response(
         exports.records_xlsx(engine, period, ZoneInfo(settings.timezone)),
         media_type=exports.XLSX_TYPE,
         headers=_download(_file_name(period, "contacts", "xlsx")),
     )
+
+
+def _audit_export(engine: Any, staff: Any, period: Period, kind: str) -> None:
+    with session_scope(engine) as session:
+        audit.record(
+            session,
+            audit.Action.export,
+            staff_id=staff.id,
+            target="contact_records",
+            detail=f"{kind} {period.start:%Y-%m-%d}..{period.end:%Y-%m-%d}",
+        )
 
 
 router = APIRouter()  # what the app includes: these pages and the contact log

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from bot.config import Settings
 from bot.contacts import get_or_create_contact
-from bot.models import ContactRecord, Conversation, Message, Owner
+from bot.models import AuditEntry, ContactRecord, Conversation, Message, Owner
 from bot.retention import erase_contact, export_contact, purge_expired
 from bot.stats import sync_record
 
@@ -126,6 +126,12 @@ def test_the_cli_exports_and_erases_a_person_asked_for_by_phone(
     )
     assert again.returncode == 1
     assert "no data is kept" in again.stderr
+    with Session(engine) as session:
+        audited = session.exec(select(AuditEntry.action, AuditEntry.detail)).all()
+    assert sorted(audited) == [
+        ("erase", "helpline contact erase"),
+        ("export", "helpline contact export"),
+    ]
 
 
 def test_the_scheduled_job_purges_on_its_own(engine: Engine, settings: Settings) -> None:

@@ -204,3 +204,21 @@ def test_the_statistics_pages_run_no_inline_script(engine: Engine, alice: Staff)
         assert "script-src 'self'" in page.headers["content-security-policy"]
         assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", page.text) == []
         assert " style=" not in page.text
+
+
+def test_exporting_contact_records_is_written_to_the_audit_log(
+    engine: Engine, alice: Staff
+) -> None:
+    from sqlmodel import Session, select
+
+    from bot.models import AuditEntry
+
+    assert alice.get("/console/stats/contacts.csv?month=2024-02").status_code == 200
+    assert alice.get("/console/stats/contacts.xlsx?year=2024").status_code == 200
+    with Session(engine) as session:
+        entries = session.exec(select(AuditEntry).where(AuditEntry.action == "export")).all()
+    assert [(e.target, e.detail) for e in entries] == [
+        ("contact_records", "csv 2024-02-01..2024-02-29"),
+        ("contact_records", "xlsx 2024-01-01..2024-12-31"),
+    ]
+    assert all(e.staff_id is not None for e in entries)
