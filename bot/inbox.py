@@ -13,8 +13,9 @@ of for a day, and ``delete_erased`` finishes an erasure once its goodbye was sen
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, func, update
@@ -44,6 +45,7 @@ IDLE_AFTER = timedelta(hours=24)
 ERASE_GIVE_UP_AFTER = timedelta(hours=1)  # the goodbye of an erasure could not be sent
 RESOLVED_BY_BOT = "resolved_by_bot"
 BATCH = 200
+PROVIDER_ID_MAX, BUTTON_MAX, MEDIA_TYPE_MAX = 128, 128, 64  # the Message columns
 
 
 # --- storing ------------------------------------------------------------------------
@@ -56,6 +58,7 @@ def store(
 
     None when ``(channel, provider_message_id)`` was stored before (a provider retry).
     """
+    inbound = storable(inbound)
     if _seen(session, inbound):
         return None
     contact = get_or_create_contact(session, settings, inbound.channel, inbound.address)
@@ -88,6 +91,35 @@ def store(
     session.add_all([contact, conversation])
     outbox.release_held(session, contact.id or 0, now=now)
     return message
+
+
+def storable(inbound: Inbound) -> Inbound:
+    """The message as every database can hold it, whatever a payload carried.
+
+    PostgreSQL refuses NUL characters, UTF-8 has no lone surrogates (a JSON escape
+    can make one), and a few columns are short: a value that does not fit would be
+    a database error, so a 503 the provider retries for ever. An over-long message
+    id becomes its hash (it still de-duplicates); short fields are cut.
+    """
+
+    def clean(value: str | None, limit: int | None = None) -> str | None:
+        if value is None:
+            return None
+        value = value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
+        return value[:limit] if limit else value
+
+    provider_id = clean(inbound.provider_message_id) or ""
+    if len(provider_id) > PROVIDER_ID_MAX:
+        provider_id = "sha256:" + hashlib.sha256(provider_id.encode()).hexdigest()
+    return replace(
+        inbound,
+        address=clean(inbound.address) or "",
+        provider_message_id=provider_id,
+        text=clean(inbound.text),
+        button=clean(inbound.button, BUTTON_MAX),
+        media_type=clean(inbound.media_type, MEDIA_TYPE_MAX),
+        media_ref=clean(inbound.media_ref),
+    )
 
 
 def receive(engine: Engine, settings: Settings, inbound: Inbound) -> bool:

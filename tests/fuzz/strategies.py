@@ -1,0 +1,57 @@
+"""Hypothesis profiles and the text that real inboxes receive and attackers send.
+
+``HELPLINE_FUZZ_PROFILE=deep`` (what ``make fuzz`` sets) runs many more examples;
+the default keeps the suite fast.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+
+settings.register_profile(
+    "suite",
+    max_examples=60,
+    deadline=None,  # no timing assertions: the database and the matcher vary
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,  # one app and database per test, many examples
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+    derandomize=True,  # the suite stays reproducible; `make fuzz` explores
+)
+settings.register_profile("deep", parent=settings.get_profile("suite"), max_examples=1000)
+settings.register_profile("deep-random", parent=settings.get_profile("deep"), derandomize=False)
+FUZZ = settings(settings.get_profile(os.environ.get("HELPLINE_FUZZ_PROFILE", "suite")))
+
+# Characters that break naive text handling: bidirectional overrides and isolates,
+# zero-width joiners and spaces, a byte-order mark, combining marks, NUL and other
+# controls, line and paragraph separators, and the scripts of the helpline.
+TRICKY = (
+    "\u202e\u202d\u202a\u202b\u202c\u2066\u2067\u2068\u2069\u200e\u200f"
+    "\u200b\u200c\u200d\u2060\ufeff"
+    "\u0301\u0651\u064b"
+    "\x00\x01\x1b\x7f\r\n\t\u2028\u2029\u0085"
+    "ساپښځيک\u06ccabcЖжії 123<>&\"'%;=+/\\"
+)
+tricky_text = st.text(alphabet=st.sampled_from(TRICKY) | st.characters(), max_size=300)
+# One long run of a few characters: up to 100 kB, cheap to generate.
+long_text = st.builds(
+    lambda chunk, times: (chunk * times)[:100_000],
+    st.text(alphabet=st.sampled_from(TRICKY), min_size=1, max_size=20),
+    st.integers(min_value=1_000, max_value=100_000),
+)
+any_text = tricky_text | long_text
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | tricky_text,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(tricky_text, children, max_size=4)
+    ),
+    max_leaves=12,
+)
