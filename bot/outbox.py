@@ -27,10 +27,9 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
 
 import anyio
 from sqlalchemy import Engine, and_, exists, or_, update
@@ -54,7 +53,6 @@ from bot.models import (
 from bot.privacy import decrypt_address
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 WHATSAPP_WINDOW = timedelta(hours=24)
 MAX_TEXT = {"whatsapp": 1600, "telegram": 4096}
@@ -341,27 +339,48 @@ def backoff_seconds(
     return delay
 
 
-def record_sent(engine: Engine, claim: Claim, provider_message_id: str, *, now: datetime) -> None:
+@dataclass(frozen=True)
+class Outcome:
+    """How one send went: a provider id, or the error; ``at`` is when it ended."""
+
+    claim: Claim
+    at: datetime
+    provider_message_id: str | None = None
+    error: SendError | None = None
+
+
+def record_outcomes(engine: Engine, settings: Settings, outcomes: Sequence[Outcome]) -> list[str]:
+    """Write how the sends went, in one transaction; the new status of each."""
+    with session_scope(engine) as session:
+        return [
+            _record_failure(session, settings, o.claim, o.error, now=o.at)
+            if o.error is not None
+            else _record_sent(session, o.claim, o.provider_message_id or "", now=o.at)
+            for o in outcomes
+        ]
+
+
+def _record_sent(session: Session, claim: Claim, provider_message_id: str, *, now: datetime) -> str:
     sent = (
         update(Message)
         .where(col(Message.id) == claim.message_id, col(Message.status) == MessageStatus.sending)
         .values(status=MessageStatus.sent, sent_at=now, next_attempt_at=None, last_error=None)
     )
-    with session_scope(engine) as session:
-        try:
-            with session.begin_nested():
-                session.execute(sent.values(provider_message_id=provider_message_id))
-        except IntegrityError:
-            # Never seen from a real provider, but it must not leave the message
-            # "sending" (it would be sent again): record it sent, without the id.
-            log.error("provider id of message %s is already taken", claim.message_id)
-            session.execute(sent)
+    try:
+        with session.begin_nested():
+            session.execute(sent.values(provider_message_id=provider_message_id))
+    except IntegrityError:
+        # Never seen from a real provider, but it must not leave the message
+        # "sending" (it would be sent again): record it sent, without the id.
+        log.error("provider id of message %s is already taken", claim.message_id)
+        session.execute(sent)
+    return MessageStatus.sent
 
 
-def record_failure(
-    engine: Engine, settings: Settings, claim: Claim, error: SendError, *, now: datetime
+def _record_failure(
+    session: Session, settings: Settings, claim: Claim, error: SendError, *, now: datetime
 ) -> str:
-    """Back to "queued" after a backoff, or "failed" for good; returns the new status."""
+    """Back to "queued" after a backoff, or "failed" for good."""
     reason = str(error)[:500]
     gave_up = claim.attempts >= settings.outbox_max_attempts
     if error.permanent or gave_up:
@@ -377,16 +396,72 @@ def record_failure(
             "next_attempt_at": now + timedelta(seconds=delay),
             "last_error": reason,
         }
-    with session_scope(engine) as session:
-        session.execute(
-            update(Message)
-            .where(
-                col(Message.id) == claim.message_id,
-                col(Message.status) == MessageStatus.sending,
-            )
-            .values(**values)
-        )
+    session.execute(
+        update(Message)
+        .where(col(Message.id) == claim.message_id, col(Message.status) == MessageStatus.sending)
+        .values(**values)
+    )
     return str(values["status"])
+
+
+class _Recorder:
+    """Writes outcomes as sends finish: whatever has finished goes in one transaction.
+
+    A send the database never hears about stays "sending" and goes out again once its
+    lease ends, so outcomes are written promptly (not after the slowest send of the
+    batch) and retried through a short database hiccup.
+    """
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self._pending: list[Outcome] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, outcome: Outcome) -> None:
+        self._pending.append(outcome)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())
+
+    async def flush(self) -> None:
+        while self._task is not None and not self._task.done():
+            await self._task
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            statuses = await self._write(batch)
+            for outcome, status in zip(batch, statuses, strict=True):
+                _count(outcome, status)
+
+    async def _write(self, batch: list[Outcome]) -> list[str | None]:
+        for delay in (0.2, 1.0, 5.0, None):
+            try:
+                written: list[str | None] = list(
+                    await anyio.to_thread.run_sync(
+                        lambda: record_outcomes(self.engine, self.settings, batch)
+                    )
+                )
+                return written
+            except SQLAlchemyError as exc:
+                if delay is None:
+                    reason = type(exc).__name__
+                    log.error("could not record %d send outcomes: %s", len(batch), reason)
+                    return [None] * len(batch)
+                await asyncio.sleep(delay)
+        return [None] * len(batch)
+
+
+def _count(outcome: Outcome, status: str | None) -> None:
+    channel, message_id = outcome.claim.channel, outcome.claim.message_id
+    if outcome.error is None:
+        observability.OUTBOUND.labels(channel).inc()
+    elif status == MessageStatus.failed:
+        observability.OUTBOX_FAILURES.labels(channel).inc()
+        log.warning("outbound message %s failed for good: %s", message_id, outcome.error)
+    else:
+        observability.OUTBOX_RETRIES.labels(channel).inc()
+        log.info("outbound message %s will be retried: %s", message_id, outcome.error)
 
 
 async def send_due(engine: Engine, settings: Settings, *, now: datetime, channels: Channels) -> int:
@@ -395,50 +470,24 @@ async def send_due(engine: Engine, settings: Settings, *, now: datetime, channel
         lambda: claim_due(engine, settings, list(channels), now=now)
     )
     if claims:
-        await asyncio.gather(*(_send_one(engine, settings, channels, c, now) for c in claims))
+        recorder = _Recorder(engine, settings)
+        await asyncio.gather(*(_send_one(channels, claim, now, recorder) for claim in claims))
+        await recorder.flush()
     return len(claims)
 
 
-async def _send_one(
-    engine: Engine, settings: Settings, channels: Channels, claim: Claim, now: datetime
-) -> None:
-    channel = channels[claim.channel]
+async def _send_one(channels: Channels, claim: Claim, now: datetime, recorder: _Recorder) -> None:
     started = time.monotonic()
     try:
-        provider_id = await channel.send(claim.outbound)
+        provider_id = await channels[claim.channel].send(claim.outbound)
     except SendError as exc:
-        error = exc
+        error: SendError | None = exc
+        provider_id = None
     except Exception as exc:  # a bug in a channel must not lose the message
         log.exception("channel %s raised unexpectedly", claim.channel)
-        error = SendError(f"unexpected {type(exc).__name__}")
+        error, provider_id = SendError(f"unexpected {type(exc).__name__}"), None
     else:
-        done = now + timedelta(seconds=time.monotonic() - started)
-        await _record(lambda: record_sent(engine, claim, provider_id, now=done))
-        observability.OUTBOUND.labels(claim.channel).inc()
-        return
+        error = None
     # Backoff counts from when the attempt ended, not from when it started.
-    done = now + timedelta(seconds=time.monotonic() - started)
-    status = await _record(lambda: record_failure(engine, settings, claim, error, now=done))
-    if status == MessageStatus.failed:
-        observability.OUTBOX_FAILURES.labels(claim.channel).inc()
-        log.warning("outbound message %s failed for good: %s", claim.message_id, error)
-    else:
-        observability.OUTBOX_RETRIES.labels(claim.channel).inc()
-        log.info("outbound message %s will be retried: %s", claim.message_id, error)
-
-
-async def _record(write: Callable[[], T]) -> T | None:
-    """Write an outcome, retrying through a short database hiccup.
-
-    A send the database never hears about stays "sending" and goes out again once
-    its lease ends, so a few retries here are what keeps a blip from doubling it.
-    """
-    for delay in (0.2, 1.0, 5.0, None):
-        try:
-            return await anyio.to_thread.run_sync(write)
-        except SQLAlchemyError as exc:
-            if delay is None:
-                log.error("could not record a send outcome: %s", type(exc).__name__)
-                return None
-            await asyncio.sleep(delay)
-    return None
+    ended = now + timedelta(seconds=time.monotonic() - started)
+    recorder.add(Outcome(claim, ended, provider_id, error))

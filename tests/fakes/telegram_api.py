@@ -15,7 +15,7 @@ import itertools
 import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tests.fakes.server import FakeServer, Fault, Recorded, Reply
@@ -29,6 +29,7 @@ class SentMessage:
     message_id: int
     text: str
     reply_markup: dict[str, Any] | None
+    at: float = field(default_factory=time.time)  # when the fake accepted it
 
     @property
     def button_payloads(self) -> list[str]:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import base64
 import threading
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
 
@@ -33,6 +34,7 @@ class SentMessage:
     body: str | None
     content_sid: str | None
     status_callback: str | None
+    at: float = field(default_factory=time.time)  # when the fake accepted it
 
 
 class FakeTwilioAPI(FakeServer):
