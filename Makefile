@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HELPLINE_DEMO ?= true
 
-.PHONY: run test check lint typecheck pytest catalogs catalogs-check migration clean console-catalogs
+.PHONY: run test check lint typecheck pytest catalogs catalogs-check migration clean console-catalogs fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,3 +59,7 @@ catalogs: $(VENV)/.installed-dev
 ## console-catalogs: extract the staff console's strings, update its console.po files
 console-catalogs: $(VENV)/.installed-dev
 	$(BIN)/python -c "from bot.console.i18n import main; main()" locales
+
+## fuzz: hypothesis on the parsers and matcher, schemathesis on /openapi.json, many more examples
+fuzz: $(VENV)/.installed-dev
+	HELPLINE_FUZZ_PROFILE=deep-random $(BIN)/pytest tests/fuzz

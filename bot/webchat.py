@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
@@ -47,11 +47,27 @@ templates = Environment(
 
 
 class Said(BaseModel):
-    """What the person typed or pressed on the page."""
+    """What the person typed or pressed on the page: a text, a button, or both."""
+
+    # The schema says so too, so API clients (and schemathesis) know an empty post is invalid.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["text"], "properties": {"text": {"type": "string"}}},
+                {"required": ["button"], "properties": {"button": {"type": "string"}}},
+            ]
+        }
+    )
 
     id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
-    text: str | None = Field(default=None, max_length=2000)
-    button: str | None = Field(default=None, max_length=128)
+    text: str | None = Field(default=None, max_length=2000, pattern=r"\S")  # not only spaces
+    button: str | None = Field(default=None, min_length=1, max_length=128)
+
+    @model_validator(mode="after")
+    def _says_something(self) -> Said:
+        if self.text is None and self.button is None:
+            raise ValueError("write something or press a button")
+        return self
 
 
 def _address(request: Request) -> str | None:
@@ -137,7 +153,9 @@ def messages(
     return {"messages": found}
 
 
-@router.post("/messages", status_code=202)
+@router.post(
+    "/messages", status_code=202, responses={400: {"description": "no chat cookie: open /try"}}
+)
 async def say(
     said: Said, request: Request, settings: SettingsDep, engine: EngineDep
 ) -> dict[str, bool]:
@@ -145,8 +163,6 @@ async def say(
     if address is None:
         raise HTTPException(400, "open /try first: no chat cookie")
     text = (said.text or "").strip() or None
-    if text is None and not said.button:
-        raise HTTPException(422, "write something or press a button")
     inbound = Inbound(
         channel="webchat",
         address=address,
@@ -171,7 +187,9 @@ def restart(settings: SettingsDep) -> Response:
     return response
 
 
-@router.get("/static/{name}", name="webchat_static")
+@router.get(
+    "/static/{name}", name="webchat_static", responses={404: {"description": "no such file"}}
+)
 def static(name: str) -> FileResponse:
     if name not in STATIC_FILES:
         raise HTTPException(404)
