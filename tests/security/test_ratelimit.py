@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from bot import inbox
 from bot.app import create_app
 from bot.config import Settings
-from bot.models import Conversation, Direction, Message, MessageStatus
+from bot.messages import Inbound
+from bot.models import Conversation, Direction, Message, MessageStatus, utcnow
 from tests.channels.conftest import post_whatsapp
+from tests.console.clients import make_staff
+from tests.console.factories import add_conversation
 from tests.flows.conftest import SAMPLES, Chat
 
 
@@ -108,3 +114,29 @@ def test_a_limit_of_zero_turns_the_limit_off(chat: Chat, settings: Settings) -> 
 
     assert inbound_statuses(chat.engine)[MessageStatus.received] == 50
     assert chat.conversation().flooded_at is None
+
+
+def test_staff_see_which_conversations_are_flooded(
+    engine: Engine, settings: Settings, app: FastAPI, client: TestClient
+) -> None:
+    with Session(engine) as session:
+        flooded = add_conversation(session, settings, address="+3247011", channel="whatsapp")
+        calm = add_conversation(session, settings, address="+3247022", channel="whatsapp")
+        session.commit()
+        flooded_id, calm_id = flooded.id, calm.id
+    for i in range(settings.inbound_limit + 5):
+        inbound = Inbound("whatsapp", "+3247011", f"flood-{i}", "spam", None, None, None, utcnow())
+        inbox.receive(engine, settings, inbound)
+    staff = make_staff(engine, app, "staff@example.org").login()
+
+    queue = staff.get("/console/queue").text
+    rows = {
+        row_id: row
+        for row_id, row in re.findall(r'data-conversation="(\d+)">(.*?)</tr>', queue, re.S)
+    }
+
+    assert "flood-badge" in rows[str(flooded_id)]
+    assert "flood-badge" not in rows[str(calm_id)]
+    assert "flood-badge" in staff.get(f"/console/conversations/{flooded_id}").text
+    assert "flood-badge" not in staff.get(f"/console/conversations/{calm_id}").text
+    staff.client.close()
