@@ -113,7 +113,7 @@ class InboundWriter:
                         future.set_result(result)
 
     def _write(self, batch: list[Inbound]) -> list[bool | BaseException]:
-        results: list[bool | BaseException] = []
+        results: list[bool | BaseException] = [False] * len(batch)
         with self.engine.connect() as connection:
             if connection.dialect.name == "sqlite":
                 # Take SQLite's write lock first. A transaction that has read and then
@@ -127,18 +127,26 @@ class InboundWriter:
             with Session(
                 bind=connection, expire_on_commit=False, join_transaction_mode="rollback_only"
             ) as session:
-                for inbound in batch:
+                # Person by person, in one order on every instance (and each person's
+                # messages in the order they came): ``inbox.store`` locks the person
+                # first, so two instances' batches wait for each other instead of
+                # deadlocking, which would fail both with a 503.
+                by_person = sorted(
+                    range(len(batch)), key=lambda i: (batch[i].channel, batch[i].address)
+                )
+                for i in by_person:
+                    inbound = batch[i]
                     try:
                         with session.begin_nested():
                             stored = inbox.store(
                                 session, self.settings, inbound, now=inbound.received_at
                             )
-                        results.append(stored is not None)
+                        results[i] = stored is not None
                     except SQLAlchemyError:
                         raise  # the database is unwell: the whole batch answers 503
                     except Exception as exc:  # a bug with one message must not fail the rest
                         log.exception("%s message could not be stored", inbound.channel)
-                        results.append(exc)
+                        results[i] = exc
                 session.flush()
             connection.commit()
         return results
@@ -248,9 +256,9 @@ async def telegram_update(
         raise _reject(400, "telegram", "malformed JSON") from exc
     try:
         update = telegram.parse_update(data, bot)
+        inbound = telegram.to_inbound(update, received_at=utcnow())
     except ValueError as exc:
         raise _reject(422, "telegram", str(exc)) from exc
-    inbound = telegram.to_inbound(update, received_at=utcnow())
     if inbound is not None:
         await _store(engine, settings, request, inbound)
     if update.callback_query is not None and isinstance(channel, telegram.TelegramChannel):

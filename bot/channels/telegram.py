@@ -65,28 +65,67 @@ def to_inbound(update: Update, *, received_at: datetime) -> Inbound | None:
     a member change) and messages outside private chats (the helpline is one-to-one;
     a group must not see anyone's question) carry nothing to store.
     A location keeps no coordinates; a shared contact card keeps no phone number.
+    ``ValueError`` when a field has the wrong type: python-telegram-bot builds its
+    objects from whatever JSON it is given without checking.
     """
     provider_id = str(update.update_id)
     query = update.callback_query
     if query is not None:
         chat = query.message.chat if query.message is not None else None
-        if chat is not None and chat.type != "private":
+        if chat is not None and _private(chat.type) is False:
             return None
-        address = str(chat.id if chat is not None else query.from_user.id)
-        return Inbound(KIND, address, provider_id, None, query.data or "", None, None, received_at)
+        sender = chat.id if chat is not None else getattr(query.from_user, "id", None)
+        address = _chat_id(sender)
+        return Inbound(
+            KIND, address, provider_id, None, _text(query.data) or "", None, None, received_at
+        )
     message = update.message or update.edited_message
-    if message is None or message.chat.type != "private":
+    if message is None:
         return None
+    chat = message.chat
+    if chat is None:
+        raise ValueError("a message without a chat")
+    if not _private(chat.type):
+        return None
+    address = _chat_id(chat.id)
     media_type, media_ref = _media(message)
-    text = message.text or message.caption or None
+    text = _text(message.text) or _text(message.caption)
     if text is None and media_type is None:
         media_type = "unsupported"  # a poll, a dice, a game: never silently ignored
-    return Inbound(
-        KIND, str(message.chat.id), provider_id, text, None, media_type, media_ref, received_at
-    )
+    return Inbound(KIND, address, provider_id, text, None, media_type, media_ref, received_at)
+
+
+def _private(chat_type: object) -> bool:
+    if not isinstance(chat_type, str):
+        raise ValueError("a chat type that is not text")
+    return chat_type == "private"
+
+
+def _chat_id(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("a chat id that is not a number")
+    return str(value)
+
+
+def _text(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError("a text that is not text")
+    return value
 
 
 def _media(message: Message) -> tuple[str | None, str | None]:
+    try:
+        media_type, media_ref = _media_of(message)
+    except (AttributeError, IndexError, TypeError) as exc:  # e.g. "photo": 5
+        raise ValueError(f"malformed media: {type(exc).__name__}") from exc
+    if not isinstance(media_type, str | None) or not isinstance(media_ref, str | None):
+        raise ValueError("malformed media: a type or file id that is not text")
+    return media_type, media_ref
+
+
+def _media_of(message: Message) -> tuple[str | None, str | None]:
     if message.voice:
         return message.voice.mime_type or "audio/ogg", message.voice.file_id
     if message.audio:

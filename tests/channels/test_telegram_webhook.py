@@ -143,6 +143,29 @@ def test_malformed_json_is_a_bad_request(client: TestClient, engine: Engine) -> 
         {"message": {"text": "no update id"}},
         {"update_id": "1"},
         {"update_id": 5, "message": {"message_id": "x", "chat": "not a chat"}},
+        {"update_id": 6, "message": {"message_id": 1, "date": 0, "chat": None, "text": "hi"}},
+        {
+            "update_id": 7,
+            "message": {
+                "message_id": 1,
+                "date": 0,
+                "chat": {"id": 1, "type": "private"},
+                "text": True,
+            },
+        },
+        {
+            "update_id": 8,
+            "message": {
+                "message_id": 1,
+                "date": 0,
+                "chat": {"id": 1, "type": "private"},
+                "text": ["not", "text"],
+            },
+        },
+        {
+            "update_id": 9,
+            "message": {"message_id": 1, "date": 0, "chat": {"id": "1", "type": "private"}},
+        },
     ],
 )
 def test_json_that_is_not_an_update_is_unprocessable(
