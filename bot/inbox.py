@@ -62,6 +62,12 @@ def store(
     if _seen(session, inbound):
         return None
     contact = get_or_create_contact(session, settings, inbound.channel, inbound.address)
+    # Lock the person before anything else of theirs: when two instances store their
+    # messages at the same moment, the second waits here, then finds the conversation
+    # the first opened (instead of opening a second one).
+    if not lock_contact(session, contact.id):  # erased a moment ago: a new contact now
+        session.expunge(contact)
+        contact = get_or_create_contact(session, settings, inbound.channel, inbound.address)
     conversation = open_conversation(session, contact, now=now)
     assert conversation.id is not None
     message = Message(
@@ -140,12 +146,23 @@ def _seen(session: Session, inbound: Inbound) -> bool:
     )
 
 
+def lock_contact(session: Session, contact_id: int | None) -> bool:
+    """Lock a contact's row until commit (PostgreSQL; SQLite has a single writer anyway).
+
+    False when the row is gone.
+    """
+    locked = select(Contact.id).where(Contact.id == contact_id).with_for_update()
+    return session.exec(locked).first() is not None
+
+
 def open_conversation(session: Session, contact: Contact, *, now: datetime) -> Conversation:
     """The contact's conversation that is not closed, or a new one."""
+    # Locked, so that ``close_idle`` cannot close it under a message being stored in it.
     conversation = session.exec(
         select(Conversation)
         .where(Conversation.contact_id == contact.id, Conversation.owner != Owner.closed)
         .order_by(col(Conversation.id).desc())
+        .with_for_update()
     ).first()
     if conversation is not None:
         return conversation
@@ -370,6 +387,8 @@ def _typed_button(channel: str, text: str | None, buttons: list[dict[str, str]])
 def close_idle(engine: Engine, settings: Settings, *, now: datetime) -> int:
     """Close bot-owned conversations with no message for 24 hours: resolved by the bot."""
     with session_scope(engine) as session:
+        # Skipping locked rows: another instance is closing those, or a message is
+        # being stored in them right now (then they are not idle).
         idle = session.exec(
             select(Conversation)
             .where(
@@ -377,6 +396,7 @@ def close_idle(engine: Engine, settings: Settings, *, now: datetime) -> int:
                 col(Conversation.last_message_at) < now - IDLE_AFTER,
             )
             .limit(BATCH)
+            .with_for_update(skip_locked=True)
         ).all()
         for conversation in idle:
             conversation.owner = Owner.closed
@@ -392,7 +412,10 @@ def delete_erased(engine: Engine, settings: Settings, *, now: datetime) -> int:
     unsent = (MessageStatus.queued, MessageStatus.sending, MessageStatus.held)
     with session_scope(engine) as session:
         erased = session.exec(
-            select(Conversation).where(Conversation.outcome == ERASED).limit(BATCH)
+            select(Conversation)
+            .where(Conversation.outcome == ERASED)
+            .limit(BATCH)
+            .with_for_update(skip_locked=True)  # another instance is finishing those
         ).all()
         done = 0
         for conversation in erased:
@@ -404,6 +427,9 @@ def delete_erased(engine: Engine, settings: Settings, *, now: datetime) -> int:
             closed_at = conversation.closed_at or now
             if waiting is not None and now - closed_at < ERASE_GIVE_UP_AFTER:
                 continue
+            # A message of theirs being stored now holds this lock: wait for it, so that
+            # it counts as coming back instead of being deleted with the contact.
+            lock_contact(session, conversation.contact_id)
             came_back = session.exec(
                 select(Conversation.id).where(
                     Conversation.contact_id == conversation.contact_id,
