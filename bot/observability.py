@@ -63,6 +63,8 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # /readyz asks alembic for the schema version on every probe: keep that quiet.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 class RequestContextMiddleware:
