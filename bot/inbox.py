@@ -40,6 +40,7 @@ from bot.models import (
     Owner,
     Sender,
 )
+from bot.observability import INBOUND
 
 IDLE_AFTER = timedelta(hours=24)
 ERASE_GIVE_UP_AFTER = timedelta(hours=1)  # the goodbye of an erasure could not be sent
@@ -92,6 +93,7 @@ def store(
             session.flush()
     except IntegrityError:
         return None  # the same message, stored a moment ago by a concurrent request
+    INBOUND.labels(inbound.channel).inc()
     contact.last_inbound_at = now
     conversation.last_message_at = now
     session.add_all([contact, conversation])

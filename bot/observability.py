@@ -6,15 +6,22 @@ addresses: log the ids of rows instead.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import logging
 import time
 import uuid
+from datetime import datetime
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from sqlalchemy import Engine, func
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.models import Conversation, Owner, utcnow
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
@@ -36,8 +43,24 @@ router = APIRouter(tags=["observability"])
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics() -> Response:
+def metrics(request: Request) -> Response:
+    # The queue is read from the database at scrape time, so every instance reports
+    # the same, true figure.
+    with contextlib.suppress(SQLAlchemyError):
+        waiting, oldest = _queue_now(request.app.state.engine)
+        QUEUE_LENGTH.set(waiting)
+        QUEUE_OLDEST_WAIT.set((utcnow() - oldest).total_seconds() if oldest else 0)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _queue_now(engine: Engine) -> tuple[int, datetime | None]:
+    with Session(engine) as session:
+        row = session.exec(
+            select(func.count(), func.min(Conversation.queued_at)).where(
+                Conversation.owner == Owner.queue
+            )
+        ).one()
+    return int(row[0]), row[1]
 
 
 class JsonFormatter(logging.Formatter):

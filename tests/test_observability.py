@@ -1,8 +1,16 @@
 import json
 import logging
+from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session
 
+from bot import inbox
+from bot.config import Settings
+from bot.contacts import get_or_create_contact
+from bot.messages import Inbound
+from bot.models import Conversation, Owner, utcnow
 from bot.observability import JsonFormatter, request_id_var
 
 
@@ -34,3 +42,51 @@ def test_log_lines_are_json_with_the_request_id() -> None:
     assert line["request_id"] == "abc123"
     assert line["channel"] == "telegram"
     assert line["message"] == "sent"
+
+
+def _sample(client: TestClient, name: str) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_metrics_report_the_queue_as_the_database_has_it(
+    client: TestClient, engine: Engine, settings: Settings
+) -> None:
+    now = utcnow()
+    with Session(engine) as session:
+        contact = get_or_create_contact(session, settings, "telegram", "99")
+        for minutes in (3, 10):
+            session.add(
+                Conversation(
+                    contact_id=contact.id,
+                    channel="telegram",
+                    owner=Owner.queue,
+                    queued_at=now - timedelta(minutes=minutes),
+                )
+            )
+        session.add(Conversation(contact_id=contact.id, channel="telegram", owner=Owner.bot))
+        session.commit()
+    assert _sample(client, "helpline_queue_length") == 2
+    assert _sample(client, "helpline_queue_oldest_wait_seconds") >= 600
+
+
+def test_stored_inbound_messages_are_counted_by_channel(
+    client: TestClient, engine: Engine, settings: Settings
+) -> None:
+    before = _sample(client, 'helpline_inbound_messages_total{channel="whatsapp"}')
+    inbound = Inbound(
+        channel="whatsapp",
+        address="whatsapp:+32470000100",
+        provider_message_id="SM-metrics-1",
+        text="waar kan ik asiel aanvragen",
+        button=None,
+        media_type=None,
+        media_ref=None,
+        received_at=utcnow(),
+    )
+    assert inbox.receive(engine, settings, inbound)
+    assert not inbox.receive(engine, settings, inbound)  # a retry is not counted again
+    after = _sample(client, 'helpline_inbound_messages_total{channel="whatsapp"}')
+    assert after == before + 1

@@ -38,6 +38,7 @@ from bot.hours import OpeningHours
 from bot.i18n import LANGUAGE_NAMES, Speaker, isolate, speaker
 from bot.messages import Button
 from bot.models import Contact, ContactRecord, Conversation, Message, Owner
+from bot.observability import MATCHES
 
 LANGUAGE_CONFIDENCE = 0.75  # below this, ask the person which language they write
 MAX_INSTRUCTIONS = 200  # per turn: a loop of "go"s in a flow file stops here
@@ -364,6 +365,9 @@ class _Run:
     def start(self) -> None:
         if self.text:
             self.match = self.engine.matcher.match(self.text, lang=self.contact.language)
+            MATCHES.labels(
+                "urgent" if self.match.urgent else "answered" if self.match.topic else "abstained"
+            ).inc()
             if self.match.urgent:
                 self._adopt_detected_language(self.match, force=self.contact.language is None)
                 self.begin(self.flows.by_event("urgent"))
