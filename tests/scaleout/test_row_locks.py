@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
-from bot import inbox
+from bot import handoff, inbox, outbox
 from bot.config import Settings
 from bot.db import session_scope
 from bot.engine.flows import ERASED
@@ -26,6 +26,7 @@ from bot.messages import Inbound
 from bot.models import Contact, Conversation, Message, Owner, utcnow
 from bot.webhooks import InboundWriter
 from tests.conftest import POSTGRES_URL
+from tests.console.factories import add_conversation, add_staff
 
 pytestmark = pytest.mark.skipif(
     not POSTGRES_URL.startswith("postgresql"),
@@ -236,3 +237,49 @@ def test_batches_of_two_instances_with_the_same_people_wait_instead_of_deadlocki
     assert other.finish() == [True, True]
     with Session(engine) as session:
         assert len(session.exec(select(Message)).all()) == 6
+
+
+def test_staff_taking_the_next_conversation_on_two_instances_get_different_ones(
+    engine: Engine, settings: Settings
+) -> None:
+    with session_scope(engine) as session:
+        staff = [add_staff(session, f"s{n}@example.org").id or 0 for n in range(2)]
+        waiting = [add_conversation(session, settings, address=str(n)).id for n in range(2)]
+    now = utcnow()
+    with session_scope(engine) as first:
+        taken = handoff.claim_next(first, staff[0], now)
+        assert taken is not None
+        first.flush()
+
+        def take_next() -> int | None:
+            with session_scope(engine) as session:
+                conversation = handoff.claim_next(session, staff[1], now)
+                return conversation.id if conversation else None
+
+        other = OtherInstance(take_next)
+        other.start()
+        finished_or_waiting(engine, other)
+        assert not other.is_alive(), "the second instance waited for the first"
+    assert sorted([taken.id, other.finish()]) == sorted(waiting)
+
+
+def test_an_outbox_worker_skips_messages_another_instance_is_claiming(
+    engine: Engine, settings: Settings
+) -> None:
+    now = utcnow()
+    with session_scope(engine) as session:
+        for n in range(3):
+            conversation = add_conversation(session, settings, address=str(n), owner=Owner.bot)
+            outbox.enqueue(session, conversation, f"reply {n}", sender="bot", now=now)
+    with session_scope(engine) as first:  # another instance, between reading and marking
+        being_claimed = first.exec(
+            select(Message).where(Message.direction == "out").limit(1).with_for_update()
+        ).one()
+        other = OtherInstance(lambda: outbox.claim_due(engine, settings, ["telegram"], now=now))
+        other.start()
+        finished_or_waiting(engine, other)
+        assert not other.is_alive(), "the second instance waited for the first"
+    claims = other.finish()
+    assert isinstance(claims, list)
+    assert len(claims) == 2
+    assert being_claimed.id not in {claim.message_id for claim in claims}
