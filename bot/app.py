@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Engine
 
 from bot import __version__, db, health, observability, security, webchat, webhooks, worker
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.add_middleware(security.SecurityHeadersMiddleware, public_url=settings.public_url)
+    app.add_exception_handler(RequestValidationError, security.validation_error_response)
     app.add_middleware(observability.RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(observability.router)

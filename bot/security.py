@@ -1,4 +1,4 @@
-"""Security headers on every response of the app, not only the console's.
+"""Security headers on every response of the app, and validation errors that cannot fail.
 
 The console's route class sets its own (stricter) set, with ``Cache-Control:
 no-store``; this middleware adds what a response lacks, so the web chat, the health
@@ -13,6 +13,9 @@ live updates pass through untouched.
 
 from __future__ import annotations
 
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -65,3 +68,22 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+async def validation_error_response(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422, minus the echoed input.
+
+    The default handler repeats what was sent, which may be what a person wrote, and
+    fails with a 500 when that is a number JSON cannot carry (``1e999``, ``NaN``:
+    Python's JSON parser accepts them, its encoder refuses them).
+    """
+    assert isinstance(exc, RequestValidationError)
+    detail = [
+        {
+            "type": str(e.get("type", "")),
+            "loc": list(e.get("loc", ())),
+            "msg": str(e.get("msg", "")),
+        }
+        for e in exc.errors()
+    ]
+    return JSONResponse({"detail": detail}, status_code=422)

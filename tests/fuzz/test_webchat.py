@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
@@ -61,3 +62,15 @@ def test_polling_with_any_query_or_cookie_never_fails(
     assert response.status_code in (200, 422), response.text
     if response.status_code == 200:
         assert json.loads(response.text)["messages"] == []
+
+
+@pytest.mark.parametrize("body", [b"1e999", b"NaN", b'{"id": "abcdefgh12", "text": -Infinity}'])
+def test_numbers_json_cannot_carry_are_a_validation_error_not_a_crash(
+    client: TestClient, body: bytes
+) -> None:
+    response = opened(client).post(
+        "/try/messages", content=body, headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 422
+    assert all("input" not in error for error in response.json()["detail"])  # not echoed
