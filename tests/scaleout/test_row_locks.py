@@ -66,19 +66,21 @@ class OtherInstance(threading.Thread):
 def finished_or_waiting(engine: Engine, other: OtherInstance, timeout: float = 15) -> None:
     """Until the other instance is done or blocked on a lock our transaction holds."""
     deadline = time.monotonic() + timeout
-    with engine.connect() as conn:
-        while time.monotonic() < deadline:
-            if not other.is_alive():
-                return
+    while time.monotonic() < deadline:
+        if not other.is_alive():
+            return
+        # A transaction of its own each time: PostgreSQL keeps one snapshot of
+        # pg_stat_activity per transaction.
+        with engine.connect() as conn:
             waiting = conn.execute(
                 text(
                     "SELECT count(*) FROM pg_stat_activity"
                     " WHERE datname = current_database() AND wait_event_type = 'Lock'"
                 )
             ).scalar_one()
-            if waiting:
-                return
-            time.sleep(0.02)
+        if waiting:
+            return
+        time.sleep(0.02)
     raise AssertionError("the other instance neither finished nor waited for a lock")
 
 
