@@ -18,7 +18,9 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        # X-Forwarded-For counts only from the proxy (uvicorn's default 127.0.0.1, or
+        # $FORWARDED_ALLOW_IPS): trusting "*" lets anyone pick their own address and
+        # walk around the console's per-address login limit.
         proxy_headers=True,
-        forwarded_allow_ips="*",
         access_log=False,
     )
