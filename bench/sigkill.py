@@ -345,23 +345,27 @@ def deliveries(
         else:
             result.not_sent += 1
     accepted: Counter[tuple[str, str, str]] = Counter()
-    first_at: dict[tuple[str, str, str], float] = {}
+    doubled: list[tuple[str, str, str]] = []
     for (channel, provider_id), (recipient, text, when) in sorted(
         sends.items(), key=lambda item: item[1][2]
     ):
         key = (channel, recipient, text)
         accepted[key] += 1
-        first_at.setdefault(key, when)
         if (channel, provider_id) in recorded_ids:
             continue
         if expected[key] == 0:
             result.unexplained_sends += 1
             continue
         result.duplicates += 1
-        if any(0 <= kill - first_at[key] <= 1.0 for kill in kills or []):
+        # the send nobody recorded: was it accepted in the second before a kill?
+        if any(0 <= kill - when <= 1.0 for kill in kills or []):
             result.in_flight_at_kill += 1
-        if len(result.examples) < 5:
-            result.examples.append(f"{channel} reply sent {accepted[key]}x: {text[:40]!r}")
+        doubled.append(key)
+    result.examples = [
+        f"{channel} reply accepted {accepted[key]}x: {text[:40]!r}"
+        for key in doubled[:5]
+        for channel, _, text in [key]
+    ]
     return result
 
 
