@@ -27,6 +27,7 @@ from bot.config import Settings
 from bot.contacts import get_or_create_contact
 from bot.db import session_scope
 from bot.engine.flows import ERASED, FlowEngine, Turn, get_flow_engine
+from bot.engine.urgent import find_urgent
 from bot.handoff import request_handoff
 from bot.i18n import strip_isolates
 from bot.messages import Inbound
@@ -85,8 +86,11 @@ def store(
         created_at=now,
     )
     if ratelimit.InboundLimit.from_settings(settings).exceeded(session, conversation.id, now):
-        message.status = MessageStatus.handled  # stored for staff, not answered by the bot
         conversation.flooded_at = now
+        # Stored for staff, not answered by the bot: unless it is an emergency, which
+        # is caught before anything else, flood or not.
+        if not (message.text and find_urgent(message.text)):
+            message.status = MessageStatus.handled
     try:
         with session.begin_nested():
             session.add(message)

@@ -140,3 +140,21 @@ def test_staff_see_which_conversations_are_flooded(
     assert "flood-badge" in staff.get(f"/console/conversations/{flooded_id}").text
     assert "flood-badge" not in staff.get(f"/console/conversations/{calm_id}").text
     staff.client.close()
+
+
+def test_an_emergency_inside_a_flood_is_still_answered_at_once(
+    chat: Chat, settings: Settings
+) -> None:
+    chat.consent("en")
+    for _ in range(3 * settings.inbound_limit):
+        chat.arrive(SAMPLES["en"]["unknown"], after=0.1)
+    chat.process()
+    assert chat.process(after=1.0) == []  # the flood itself stays unanswered
+
+    chat.arrive(SAMPLES["en"]["urgent"], after=0.1)
+    replies = chat.process(after=0.0)
+
+    assert any("112" in reply.text for reply in replies)
+    conversation = chat.conversation()
+    assert conversation.urgent
+    assert conversation.owner == "queue"
