@@ -70,6 +70,7 @@ from bench.sigkill import (
     bench_settings,
     deliveries,
     helpline_env,
+    last_message_ids,
     make_engine,
     stored_inbound,
 )
@@ -341,20 +342,8 @@ def integrity(engine: Engine) -> Integrity:
             .select_from(Message)
             .where(Message.direction == Direction.inbound, Message.status == MessageStatus.received)
         ).one()
-        last_in = dict(
-            session.exec(
-                select(Message.conversation_id, func.max(Message.id))
-                .where(Message.direction == Direction.inbound)
-                .group_by(col(Message.conversation_id))
-            ).all()
-        )
-        last_out = dict(
-            session.exec(
-                select(Message.conversation_id, func.max(Message.id))
-                .where(Message.direction == Direction.outbound)
-                .group_by(col(Message.conversation_id))
-            ).all()
-        )
+        last_in = last_message_ids(session, Direction.inbound)
+        last_out = last_message_ids(session, Direction.outbound)
         bot_owned = set(
             session.exec(select(Conversation.id).where(Conversation.owner == Owner.bot)).all()
         )

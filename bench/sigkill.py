@@ -277,23 +277,22 @@ def stored_inbound(engine: Engine) -> Counter[tuple[str, str]]:
     return Counter((channel, provider_id or "") for channel, provider_id in rows)
 
 
+def last_message_ids(session: Session, direction: str) -> dict[int, int]:
+    """Conversation id -> the id of its newest message in that direction."""
+    return dict(
+        session.exec(
+            select(Message.conversation_id, func.max(Message.id))
+            .where(Message.direction == direction)
+            .group_by(col(Message.conversation_id))
+        ).all()
+    )
+
+
 def unanswered_inbound(engine: Engine) -> int:
     """Conversations whose last inbound message has no outbound message after it."""
     with Session(engine) as session:
-        last_in = dict(
-            session.exec(
-                select(Message.conversation_id, func.max(Message.id))
-                .where(Message.direction == Direction.inbound)
-                .group_by(col(Message.conversation_id))
-            ).all()
-        )
-        last_out = dict(
-            session.exec(
-                select(Message.conversation_id, func.max(Message.id))
-                .where(Message.direction == Direction.outbound)
-                .group_by(col(Message.conversation_id))
-            ).all()
-        )
+        last_in = last_message_ids(session, Direction.inbound)
+        last_out = last_message_ids(session, Direction.outbound)
     return sum(1 for cid, mid in last_in.items() if last_out.get(cid, 0) < mid)
 
 
