@@ -9,21 +9,15 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from bot.config import PROJECT_HOME, Settings
+from bot.config import Settings
 from tests.console.clients import Staff, make_staff
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    # No background worker: API tests look at messages exactly as the console stored them.
-    return Settings(
-        env="test",
-        home=PROJECT_HOME,
-        database_url=database_url,
-        public_url="http://testserver",
-        secret_key="test-secret-key",
-        run_worker=False,
-    )
+def settings(settings: Settings) -> Settings:
+    # No background worker: tests look at what was stored, and drive jobs by hand.
+    settings.run_worker = False
+    return settings
 
 
 @pytest.fixture

@@ -31,29 +31,17 @@ from bot.engine.flows import get_flow_engine
 from bot.engine.knowledge import get_knowledge
 from bot.i18n import strip_isolates
 from bot.models import Conversation, Owner, utcnow
+from tests.browser import BROWSER_TESTS, launch_chromium
 from tests.conftest import LiveServer
 from tests.console.factories import PASSWORD, add_conversation, add_staff
 from tests.fakes.telegram_api import FakeTelegramAPI
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SECRET = "console-browser-secret"
 PASHTO_URGENT = "مرسته وکړئ، زما میړه ما وهي او چاقو لري"
 CHAT_ID = 5550007001
 _ids = itertools.count(920_000_001)
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium"
-    ),
-]
+pytestmark = BROWSER_TESTS
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
@@ -90,9 +78,7 @@ class UrgentPashtoMatcher:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
+        chromium = launch_chromium(playwright)
         yield chromium
         chromium.close()
 

@@ -7,30 +7,17 @@ stylesheet link) fails the test: the pages must work under the console's strict 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from bot.models import ContactRecord
+from tests.browser import BROWSER_TESTS, launch_chromium
 from tests.conftest import LiveServer
 from tests.console.factories import PASSWORD, add_staff
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium"
-    ),
-]
+pytestmark = BROWSER_TESTS
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 
@@ -41,9 +28,7 @@ def page(live_server: LiveServer, engine: Engine) -> Iterator[tuple[object, list
         add_staff(session, "alice@example.org")
         session.commit()
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
+        browser = launch_chromium(playwright)
         page = browser.new_context(locale="en-GB").new_page()
         page.set_default_timeout(10_000)
         errors: list[str] = []
