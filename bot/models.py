@@ -175,6 +175,11 @@ class Message(SQLModel, table=True):
     status: str = Field(default=MessageStatus.received, max_length=10)
     attempts: int = 0
     next_attempt_at: datetime | None = None
+    in_doubt_since: datetime | None = Field(
+        default=None,
+        description="outbound: an attempt from this time on may have reached the provider "
+        "unrecorded (a crash, a timeout); ask the provider before sending again",
+    )
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
