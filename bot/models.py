@@ -260,3 +260,18 @@ class JobRun(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=64)
     last_run_at: datetime | None = None
     locked_until: datetime | None = None
+
+
+class WebchatStart(SQLModel, table=True):
+    """A new web chat contact, counted per client address for ``webchat_new_contacts_per_hour``.
+
+    Holds no address: only its keyed hash, and only for the hour the limit looks back
+    (older rows are pruned as new ones are written).
+    """
+
+    __tablename__ = "webchat_start"
+    __table_args__ = (Index("ix_webchat_start_client", "client_hash", "started_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_hash: str = Field(max_length=64, description="keyed hash of the client's network")
+    started_at: datetime = Field(default_factory=utcnow, index=True)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 21:02:50.759134
+Create Date: 2026-11-26 21:03:26.352007
 """
 from collections.abc import Sequence
 
@@ -58,6 +58,16 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('email')
     )
+    op.create_table('webchat_start',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('client_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('started_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('webchat_start', schema=None) as batch_op:
+        batch_op.create_index('ix_webchat_start_client', ['client_hash', 'started_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_webchat_start_started_at'), ['started_at'], unique=False)
+
     op.create_table('audit_entry',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
@@ -187,6 +197,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_audit_entry_at'))
 
     op.drop_table('audit_entry')
+    with op.batch_alter_table('webchat_start', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_webchat_start_started_at'))
+        batch_op.drop_index('ix_webchat_start_client')
+
+    op.drop_table('webchat_start')
     op.drop_table('staff_user')
     op.drop_table('job_run')
     op.drop_table('contact')
