@@ -58,7 +58,8 @@ def store(
 ) -> Message | None:
     """Store one inbound message in the person's open conversation (opened if needed).
 
-    None when ``(channel, provider_message_id)`` was stored before (a provider retry).
+    None when ``(channel, provider_message_id)`` was stored before (a provider retry);
+    any other integrity error propagates, so that the message is not lost.
     """
     inbound = storable(inbound)
     if _seen(session, inbound):
@@ -96,7 +97,12 @@ def store(
             session.add(message)
             session.flush()
     except IntegrityError:
-        return None  # the same message, stored a moment ago by a concurrent request
+        if _seen(session, inbound):
+            return None  # the same message, stored a moment ago by a concurrent request
+        # Anything else (the conversation erased under the insert: a foreign key) must
+        # not be acknowledged as stored: it fails, the webhook answers 503 and the
+        # provider's retry stores the message, for a new contact if need be.
+        raise
     INBOUND.labels(inbound.channel).inc()
     contact.last_inbound_at = now
     conversation.last_message_at = now
