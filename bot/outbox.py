@@ -6,15 +6,22 @@ Outbound ``Message`` rows are the queue. ``enqueue`` stores one (status "queued"
 transient failures with exponential backoff and jitter (at least the provider's
 ``Retry-After``) and recording permanent ones as "failed" for staff.
 
-Delivery is at-least-once, by choice. A worker that crashes after the provider
-accepted a message but before it recorded "sent" leaves the row in "sending"; when
-its lease runs out another worker sends it again. Exactly-once would need an
-idempotency key on the provider's side, and neither the Telegram Bot API nor
-Twilio's Messages API has one, so the alternative would be "at most once", which
-can silently lose an answer to a person in distress. The window is small (one HTTP
-round trip), and every other failure (timeouts, 5xx, 429, a closed connection
-before the provider answered) is retried without doubles because the provider
-never accepted the first try.
+Exactly once where the provider can be asked, at least once where it cannot. A
+send can reach the provider without our knowing: the worker crashes after the
+provider accepted the message but before "sent" was written, or the answer is lost
+(a read timeout, a connection closed after the request left). Such a row is "in
+doubt": ``in_doubt_since`` holds when its first doubtful attempt began (every claim
+sets it; "sent" and a refusal from the provider clear it). Before sending an
+in-doubt message again, the outbox asks the channel what the provider accepted for
+that person since then (``Channel.find_sent``): Twilio lists its messages, so a
+WhatsApp reply the provider already has is recorded as sent, with Twilio's id, and
+not sent again. The Telegram Bot API keeps no such list, and neither provider takes
+an idempotency key, so an in-doubt Telegram message is sent again: a possible
+double, never a loss (the alternative, "at most once", could silently lose an
+answer to a person in distress). The window is one HTTP round trip; the
+``helpline_outbox_in_doubt_total`` metric counts what happened to each such message.
+Every other failure (5xx, 429, a refused connection) is retried without doubles
+because the provider answered that it did not take the message.
 
 Messages of one conversation go out in order: a message is due only when no
 earlier outbound message of its conversation is still queued or being sent, so a
@@ -38,7 +45,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from bot import observability
-from bot.channels import Channels, SendError
+from bot.channels import Channel, Channels, SendError
 from bot.config import Settings, get_settings
 from bot.db import session_scope
 from bot.messages import Button, Outbound
@@ -239,6 +246,7 @@ class Claim:
     channel: str
     attempts: int
     outbound: Outbound
+    check_since: datetime | None = None  # in doubt since then: ask the provider first
 
 
 def claim_due(
@@ -299,7 +307,11 @@ def claim_due(
                     col(Message.attempts) == attempts - 1,
                 )
                 .values(
-                    status=MessageStatus.sending, attempts=attempts, next_attempt_at=lease_until
+                    status=MessageStatus.sending,
+                    attempts=attempts,
+                    next_attempt_at=lease_until,
+                    # from now until an outcome is written, this attempt is in doubt
+                    in_doubt_since=message.in_doubt_since or now,
                 )
                 .execution_options(synchronize_session=False)
             )
@@ -317,6 +329,7 @@ def claim_due(
                         buttons=[Button(**b) for b in message.buttons or []],
                         template_sid=message.template_sid,
                     ),
+                    check_since=message.in_doubt_since,
                 )
             )
     return claims
@@ -341,19 +354,24 @@ def backoff_seconds(
 
 @dataclass(frozen=True)
 class Outcome:
-    """How one send went: a provider id, or the error; ``at`` is when it ended."""
+    """How one send went: a provider id, or the error; ``at`` is when it ended.
+
+    ``still_in_doubt``: a failure after which the provider may have the message (it
+    did not answer, or it could not be asked), so the next attempt asks first.
+    """
 
     claim: Claim
     at: datetime
     provider_message_id: str | None = None
     error: SendError | None = None
+    still_in_doubt: bool = False
 
 
 def record_outcomes(engine: Engine, settings: Settings, outcomes: Sequence[Outcome]) -> list[str]:
     """Write how the sends went, in one transaction; the new status of each."""
     with session_scope(engine) as session:
         return [
-            _record_failure(session, settings, o.claim, o.error, now=o.at)
+            _record_failure(session, settings, o, o.error, now=o.at)
             if o.error is not None
             else _record_sent(session, o.claim, o.provider_message_id or "", now=o.at)
             for o in outcomes
@@ -364,7 +382,13 @@ def _record_sent(session: Session, claim: Claim, provider_message_id: str, *, no
     sent = (
         update(Message)
         .where(col(Message.id) == claim.message_id, col(Message.status) == MessageStatus.sending)
-        .values(status=MessageStatus.sent, sent_at=now, next_attempt_at=None, last_error=None)
+        .values(
+            status=MessageStatus.sent,
+            sent_at=now,
+            next_attempt_at=None,
+            in_doubt_since=None,
+            last_error=None,
+        )
     )
     try:
         with session.begin_nested():
@@ -378,9 +402,10 @@ def _record_sent(session: Session, claim: Claim, provider_message_id: str, *, no
 
 
 def _record_failure(
-    session: Session, settings: Settings, claim: Claim, error: SendError, *, now: datetime
+    session: Session, settings: Settings, outcome: Outcome, error: SendError, *, now: datetime
 ) -> str:
     """Back to "queued" after a backoff, or "failed" for good."""
+    claim = outcome.claim
     reason = str(error)[:500]
     gave_up = claim.attempts >= settings.outbox_max_attempts
     if error.permanent or gave_up:
@@ -396,6 +421,8 @@ def _record_failure(
             "next_attempt_at": now + timedelta(seconds=delay),
             "last_error": reason,
         }
+    if not outcome.still_in_doubt:
+        values["in_doubt_since"] = None  # the provider said it did not take it
     session.execute(
         update(Message)
         .where(col(Message.id) == claim.message_id, col(Message.status) == MessageStatus.sending)
@@ -478,16 +505,54 @@ async def send_due(engine: Engine, settings: Settings, *, now: datetime, channel
 
 async def _send_one(channels: Channels, claim: Claim, now: datetime, recorder: _Recorder) -> None:
     started = time.monotonic()
+    channel = channels[claim.channel]
+    provider_id: str | None = None
+    error: SendError | None = None
+    in_doubt = False
     try:
-        provider_id = await channels[claim.channel].send(claim.outbound)
+        if claim.check_since is not None:
+            provider_id = await _already_sent(channel, claim, recorder.engine)
+        if provider_id is None:
+            provider_id = await channel.send(claim.outbound)
     except SendError as exc:
-        error: SendError | None = exc
-        provider_id = None
+        error, in_doubt = exc, exc.in_doubt
     except Exception as exc:  # a bug in a channel must not lose the message
         log.exception("channel %s raised unexpectedly", claim.channel)
-        error, provider_id = SendError(f"unexpected {type(exc).__name__}"), None
-    else:
-        error = None
+        error, in_doubt = SendError(f"unexpected {type(exc).__name__}"), True
     # Backoff counts from when the attempt ended, not from when it started.
     ended = now + timedelta(seconds=time.monotonic() - started)
-    recorder.add(Outcome(claim, ended, provider_id, error))
+    recorder.add(Outcome(claim, ended, provider_id, error, still_in_doubt=in_doubt))
+
+
+async def _already_sent(channel: Channel, claim: Claim, engine: Engine) -> str | None:
+    """The provider's id when an in-doubt message did reach it; None to send it (again)."""
+    assert claim.check_since is not None
+    try:
+        found = await channel.find_sent(claim.outbound, claim.check_since)
+    except SendError as exc:  # not knowing is no reason to give up on the message
+        raise SendError(f"lookup: {exc}", retry_after=exc.retry_after, in_doubt=True) from exc
+    if found is None:
+        observability.OUTBOX_IN_DOUBT.labels(claim.channel, "unverifiable").inc()
+        log.warning(
+            "outbound message %s may have been sent already; sending again", claim.message_id
+        )
+        return None
+    taken = await anyio.to_thread.run_sync(lambda: _recorded(engine, claim.channel, found))
+    fresh = [provider_id for provider_id in found if provider_id not in taken]
+    observability.OUTBOX_IN_DOUBT.labels(claim.channel, "found" if fresh else "not_found").inc()
+    if fresh:
+        log.info("outbound message %s had reached the provider; not sent again", claim.message_id)
+    return fresh[0] if fresh else None
+
+
+def _recorded(engine: Engine, channel: str, provider_ids: list[str]) -> set[str]:
+    """Which of these provider ids are already recorded on our messages."""
+    if not provider_ids:
+        return set()
+    with session_scope(engine) as session:
+        rows = session.exec(
+            select(Message.provider_message_id).where(
+                Message.channel == channel, col(Message.provider_message_id).in_(provider_ids)
+            )
+        ).all()
+        return {provider_id for provider_id in rows if provider_id is not None}

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+import httpx
+
 from bot.messages import Outbound
+
+# Transport failures after which a provider cannot have a message: the request never
+# left whole. After any other failure without an answer, it may have.
+NEVER_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.WriteError,
+    httpx.WriteTimeout,
+)
 
 
 class SendError(Exception):
@@ -12,14 +26,24 @@ class SendError(Exception):
     bot, the number does not exist, they unsubscribed); the outbox then marks the
     message "failed" for staff to see. Otherwise the outbox retries with backoff,
     waiting at least ``retry_after`` seconds when the provider said so (HTTP 429).
+    ``in_doubt`` is True when the request may have reached the provider and been
+    accepted although no answer came back (a read timeout, a connection closed after
+    the request was written): before sending again the outbox asks the provider
+    (``Channel.find_sent``) where it can.
     """
 
     def __init__(
-        self, message: str, *, permanent: bool = False, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        in_doubt: bool = False,
     ) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.retry_after = retry_after
+        self.in_doubt = in_doubt
 
 
 class Channel:
@@ -30,6 +54,10 @@ class Channel:
 
     ``send`` delivers one outbound message and returns the provider's message id;
     it raises ``SendError`` (and nothing else for a provider or network failure).
+    ``find_sent`` answers, for a message whose earlier attempt may have reached the
+    provider unrecorded, which messages the provider accepted for that address since
+    ``since`` that look like it (its ids, oldest first); ``None`` when the provider
+    cannot be asked (the Telegram Bot API keeps no list of sent messages).
     ``fetch_media`` returns the bytes and content type behind an inbound
     ``media_ref``, for the staff console. ``aclose`` releases connections.
     """
@@ -38,6 +66,9 @@ class Channel:
 
     async def send(self, outbound: Outbound) -> str:
         raise NotImplementedError
+
+    async def find_sent(self, outbound: Outbound, since: datetime) -> list[str] | None:
+        return None
 
     async def fetch_media(self, media_ref: str) -> tuple[bytes, str]:
         raise SendError(f"{self.kind} keeps no media", permanent=True)

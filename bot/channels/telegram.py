@@ -15,6 +15,7 @@ import warnings
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import (
     BadRequest,
@@ -26,7 +27,7 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
-from bot.channels.base import Channel, SendError
+from bot.channels.base import NEVER_SENT, Channel, SendError
 from bot.config import Settings
 from bot.messages import Inbound, Outbound
 from bot.privacy import address_hash
@@ -218,9 +219,11 @@ class TelegramChannel(Channel):
             # blocked by the person, chat not found, deactivated user, bad payload
             raise SendError(f"telegram: {exc.message}"[:500], permanent=True) from exc
         except TimedOut as exc:
-            raise SendError("telegram timed out") from exc
+            # The request may have been answered after we stopped waiting. The Bot API
+            # cannot be asked (``find_sent``), so the retry may double the message.
+            raise SendError("telegram timed out", in_doubt=_no_answer(exc)) from exc
         except TelegramError as exc:  # NetworkError (5xx, connection), InvalidToken, ...
-            raise SendError(f"telegram: {exc.message}"[:500]) from exc
+            raise SendError(f"telegram: {exc.message}"[:500], in_doubt=_no_answer(exc)) from exc
         return self.provider_id(outbound.address, message.message_id)
 
     async def answer_callback(self, callback_query_id: str) -> None:
@@ -244,6 +247,12 @@ class TelegramChannel(Channel):
     async def aclose(self) -> None:
         await self._request.shutdown()
         await self._updates_request.shutdown()
+
+
+def _no_answer(exc: TelegramError) -> bool:
+    """A connection lost after the request left: Telegram may have sent the message."""
+    cause = exc.__cause__
+    return isinstance(cause, httpx.TransportError) and not isinstance(cause, NEVER_SENT)
 
 
 def from_settings(settings: Settings) -> TelegramChannel | None:

@@ -16,18 +16,18 @@ import email.utils
 import logging
 import mimetypes
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http import AsyncHttpClient
 from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from bot.channels.base import Channel, SendError
+from bot.channels.base import NEVER_SENT, Channel, SendError
 from bot.config import Settings
 from bot.messages import Button, Inbound, Outbound
 
@@ -48,6 +48,10 @@ PERMANENT_CODES = frozenset(
         63024,  # invalid message recipient
     }
 )
+# How many of the newest messages to a person ``find_sent`` reads, and how far before
+# the doubtful attempt it looks (Twilio's clock and ours may differ a little).
+LOOKUP_LIMIT = 20
+CLOCK_SLACK = timedelta(minutes=2)
 # Status values in delivery callbacks, ranked so a late callback never moves a
 # message backwards (Twilio does not guarantee their order).
 STATUS_RANK = {"sending": 0, "sent": 1, "delivered": 2, "read": 3}
@@ -222,18 +226,42 @@ class WhatsAppChannel(Channel):
             fields["body"] = with_numbered_buttons(outbound.text, outbound.buttons)
         try:
             message = await self.client.messages.create_async(**fields)
-        except _RateLimited as exc:
-            raise SendError(str(exc), retry_after=exc.retry_after) from exc
-        except TwilioRestException as exc:
-            # exc.msg can quote the phone number: keep only the status and the code
-            raise SendError(
-                f"twilio {exc.status} error {exc.code}", permanent=_is_permanent(exc)
-            ) from exc
-        except httpx.TimeoutException as exc:
-            raise SendError(f"twilio timed out: {type(exc).__name__}") from exc
-        except httpx.HTTPError as exc:
-            raise SendError(f"twilio unreachable: {type(exc).__name__}") from exc
+        except (_RateLimited, TwilioRestException, httpx.HTTPError) as exc:
+            raise _send_error(exc) from exc
         return str(message.sid)
+
+    async def find_sent(self, outbound: Outbound, since: datetime) -> list[str]:
+        """Twilio's ids of messages it took for this person since ``since`` that match.
+
+        Reads the newest messages from our number to theirs (one page) and keeps
+        those created from a little before ``since`` with the same body; a template
+        has no body of ours to compare, so any message in that time counts.
+        """
+        try:
+            found = await self.client.messages.list_async(
+                to=outbound.address,
+                from_=self.settings.twilio_whatsapp_from,
+                limit=LOOKUP_LIMIT,
+                page_size=LOOKUP_LIMIT,
+            )
+        except (_RateLimited, TwilioRestException, httpx.HTTPError) as exc:
+            raise _send_error(exc) from exc
+        except TwilioException as exc:  # a list page that is not a 200
+            raise SendError(f"twilio lookup failed: {exc.args[0]}") from exc
+        body = (
+            None
+            if outbound.template_sid
+            else with_numbered_buttons(outbound.text, outbound.buttons)
+        )
+        matches = [
+            m
+            for m in found
+            if m.date_created is not None
+            and m.date_created >= since - CLOCK_SLACK
+            and (body is None or m.body == body)
+        ]
+        matches.sort(key=lambda m: m.date_created or since)
+        return [str(m.sid) for m in matches]
 
     async def fetch_media(self, media_ref: str) -> tuple[bytes, str]:
         """The bytes behind a ``MediaUrl``, fetched with our credentials.
@@ -270,6 +298,20 @@ class WhatsAppChannel(Channel):
 
     async def aclose(self) -> None:
         await self.http.close()
+
+
+def _send_error(exc: Exception) -> SendError:
+    """What a failed request to Twilio means for the outbox."""
+    if isinstance(exc, _RateLimited):
+        return SendError(str(exc), retry_after=exc.retry_after)
+    if isinstance(exc, TwilioRestException):
+        # exc.msg can quote the phone number: keep only the status and the code
+        return SendError(f"twilio {exc.status} error {exc.code}", permanent=_is_permanent(exc))
+    # No answer: unless the request never left (no connection, or not fully written),
+    # Twilio may have taken the message.
+    never_sent = isinstance(exc, NEVER_SENT)
+    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "unreachable"
+    return SendError(f"twilio {kind}: {type(exc).__name__}", in_doubt=not never_sent)
 
 
 def _is_permanent(exc: TwilioRestException) -> bool:

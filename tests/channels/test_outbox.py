@@ -275,7 +275,8 @@ async def test_under_random_faults_every_message_arrives_exactly_once(
     settings.provider_timeout_seconds = 0.5
     faults = [Fault.error(500), Fault.error(503), Fault.rate_limit(1), Fault.close(), Fault.hang()]
     fake_telegram.fail_randomly(0.4, faults, seed=7)
-    fake_twilio.fail_randomly(0.4, faults, seed=8)
+    # Twilio can be asked what it took, so even a lost answer does not double a message
+    fake_twilio.fail_randomly(0.4, [*faults, Fault.accept_then_close()], seed=8)
     expected: list[str] = []
     for person in range(12):
         channel = "telegram" if person % 2 else "whatsapp"
@@ -288,6 +289,7 @@ async def test_under_random_faults_every_message_arrives_exactly_once(
             enqueue(engine, settings, conversation, text)
             expected.append(text)
     now = utcnow()
+    fake_twilio.clock = lambda: now.timestamp()  # Twilio's clock moves with ours
 
     for _ in range(8):
         await outbox.send_due(engine, settings, now=now, channels=channels)
@@ -407,7 +409,7 @@ async def test_two_workers_never_claim_the_same_message(engine: Engine, settings
 async def test_a_response_lost_after_the_provider_accepted_is_sent_again_not_lost(
     engine: Engine, settings: Settings, channels: Channels, fake_telegram: FakeTelegramAPI
 ) -> None:
-    """The at-least-once trade-off: the one fault that can double a message."""
+    """The Bot API cannot be asked what it sent: on Telegram, a double, never a loss."""
     conversation = new_conversation(engine, settings, "telegram", CHAT)
     enqueue(engine, settings, conversation, "Hallo")
     fake_telegram.fail_next(Fault.accept_then_close())
@@ -415,3 +417,115 @@ async def test_a_response_lost_after_the_provider_accepted_is_sent_again_not_los
     await drain(engine, settings, channels, utcnow())
 
     assert [m.text for m in fake_telegram.sent] == ["Hallo", "Hallo"]
+
+
+# --- in doubt: the provider may have the message --------------------------------------------
+
+
+def after_lease(settings: Settings, now: datetime) -> datetime:
+    return now + timedelta(seconds=settings.outbox_lease_seconds + 1)
+
+
+async def test_a_whatsapp_reply_twilio_took_before_a_crash_is_recorded_not_sent_again(
+    engine: Engine, settings: Settings, channels: Channels, fake_twilio: FakeTwilioAPI
+) -> None:
+    conversation = new_conversation(engine, settings, "whatsapp", NUMBER)
+    message_id = enqueue(engine, settings, conversation, "Hallo")
+    now = utcnow()
+    [claim] = outbox.claim_due(engine, settings, ["whatsapp"], now=now)
+    accepted = await channels["whatsapp"].send(claim.outbound)  # then the worker died
+
+    attempted = await outbox.send_due(
+        engine, settings, now=after_lease(settings, now), channels=channels
+    )
+
+    assert attempted == 1
+    assert [m.sid for m in fake_twilio.sent] == [accepted]
+    assert len(fake_twilio.lookups()) == 1
+    stored = message(engine, message_id)
+    assert (stored.status, stored.provider_message_id) == ("sent", accepted)
+    assert stored.in_doubt_since is None
+
+
+async def test_a_whatsapp_reply_lost_in_a_crash_before_twilio_took_it_is_sent_after_asking(
+    engine: Engine, settings: Settings, channels: Channels, fake_twilio: FakeTwilioAPI
+) -> None:
+    conversation = new_conversation(engine, settings, "whatsapp", NUMBER)
+    message_id = enqueue(engine, settings, conversation, "Hallo")
+    now = utcnow()
+    outbox.claim_due(engine, settings, ["whatsapp"], now=now)  # the worker died before sending
+
+    await outbox.send_due(engine, settings, now=after_lease(settings, now), channels=channels)
+
+    [delivered] = fake_twilio.sent
+    assert delivered.body == "Hallo"
+    assert len(fake_twilio.lookups()) == 1
+    assert message(engine, message_id).provider_message_id == delivered.sid
+
+
+async def test_a_whatsapp_answer_lost_after_twilio_took_the_message_does_not_double_it(
+    engine: Engine, settings: Settings, channels: Channels, fake_twilio: FakeTwilioAPI
+) -> None:
+    conversation = new_conversation(engine, settings, "whatsapp", NUMBER)
+    message_id = enqueue(engine, settings, conversation, "Hallo")
+    fake_twilio.fail_next(Fault.accept_then_close())
+    now = utcnow()
+
+    await outbox.send_due(engine, settings, now=now, channels=channels)
+    in_doubt = message(engine, message_id)
+    await drain(engine, settings, channels, now)
+
+    assert (in_doubt.status, in_doubt.in_doubt_since) == ("queued", now)
+    [delivered] = fake_twilio.sent
+    assert message(engine, message_id).provider_message_id == delivered.sid
+
+
+async def test_an_earlier_identical_reply_already_recorded_is_not_taken_for_the_lost_one(
+    engine: Engine, settings: Settings, channels: Channels, fake_twilio: FakeTwilioAPI
+) -> None:
+    """The same answer twice in a row: the first is ours on record, so the second is sent."""
+    conversation = new_conversation(engine, settings, "whatsapp", NUMBER)
+    first = enqueue(engine, settings, conversation, "Hallo")
+    now = utcnow()
+    await outbox.send_due(engine, settings, now=now, channels=channels)
+    second = enqueue(engine, settings, conversation, "Hallo")
+    outbox.claim_due(engine, settings, ["whatsapp"], now=now)  # the worker died before sending
+
+    await outbox.send_due(engine, settings, now=after_lease(settings, now), channels=channels)
+
+    assert [m.body for m in fake_twilio.sent] == ["Hallo", "Hallo"]
+    recorded = {
+        message(engine, first).provider_message_id,
+        message(engine, second).provider_message_id,
+    }
+    assert recorded == {m.sid for m in fake_twilio.sent}
+
+
+async def test_when_twilio_cannot_be_asked_the_message_waits_in_doubt_and_is_not_doubled(
+    engine: Engine, settings: Settings, channels: Channels, fake_twilio: FakeTwilioAPI
+) -> None:
+    conversation = new_conversation(engine, settings, "whatsapp", NUMBER)
+    message_id = enqueue(engine, settings, conversation, "Hallo")
+    fake_twilio.faults_on_lookups = True
+    fake_twilio.fail_next(Fault.accept_then_close(), Fault.error(500), Fault.rate_limit(30))
+    now = utcnow()
+
+    await outbox.send_due(engine, settings, now=now, channels=channels)  # taken, answer lost
+    first_lookup = await outbox.send_due(
+        engine, settings, now=now + timedelta(minutes=5), channels=channels
+    )  # the lookup fails
+    waiting = message(engine, message_id)
+    await outbox.send_due(
+        engine, settings, now=now + timedelta(minutes=10), channels=channels
+    )  # the lookup is rate limited
+    limited = message(engine, message_id)
+    await drain(engine, settings, channels, now + timedelta(minutes=11))
+
+    assert first_lookup == 1
+    assert (waiting.status, waiting.in_doubt_since) == ("queued", now)
+    assert waiting.last_error and waiting.last_error.startswith("lookup:")
+    assert limited.next_attempt_at is not None
+    assert limited.next_attempt_at >= now + timedelta(minutes=10, seconds=30)
+    assert len(fake_twilio.sent) == 1
+    assert len(fake_twilio.lookups()) == 3
+    assert message(engine, message_id).provider_message_id == fake_twilio.sent[0].sid

@@ -4,6 +4,9 @@
 at it. ``sent`` holds the accepted messages (body or template ``content_sid``);
 ``reject(number, code)`` makes sends to a number fail the way Twilio does (21211
 invalid number, 21610 unsubscribed, ...); ``add_media`` serves a ``MediaUrl``.
+``GET .../Messages.json?To=&From=`` lists the accepted messages, newest first, as
+Twilio's Messages list does; faults apply to sends only, and to these lookups too
+when ``faults_on_lookups`` is set.
 Requests need the account's basic auth, as on Twilio.
 Run it alone with ``python -m tests.fakes.twilio_api`` (prints its URL).
 """
@@ -14,6 +17,7 @@ import base64
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
@@ -34,7 +38,7 @@ class SentMessage:
     body: str | None
     content_sid: str | None
     status_callback: str | None
-    at: float = field(default_factory=time.time)  # when the fake accepted it
+    at: float = field(default_factory=time.time)  # when the fake accepted it (its clock)
 
 
 class FakeTwilioAPI(FakeServer):
@@ -45,6 +49,8 @@ class FakeTwilioAPI(FakeServer):
         self.sent: list[SentMessage] = []
         self.rejected: dict[str, int] = {}
         self.media: dict[str, tuple[str, bytes]] = {}
+        self.faults_on_lookups = False
+        self.clock: Callable[[], float] = time.time  # Twilio's clock, for date_created
 
     def configure(self, settings: Any) -> None:
         settings.twilio_account_sid = self.account_sid
@@ -66,8 +72,13 @@ class FakeTwilioAPI(FakeServer):
             return [m for m in self.sent if m.to == address]
 
     # --- the API
+    def lookups(self) -> list[Recorded]:
+        with self._lock:
+            return [r for r in self.requests if r.method == "GET" and r.path == MESSAGES_PATH]
+
     def fault_applies(self, recorded: Recorded) -> bool:
-        return recorded.method == "POST" and recorded.path.endswith("/Messages.json")
+        methods = ("POST", "GET") if self.faults_on_lookups else ("POST",)
+        return recorded.method in methods and recorded.path.endswith("/Messages.json")
 
     def fault_reply(self, fault: Fault) -> Reply:
         if fault.kind == "rate_limit":
@@ -88,6 +99,8 @@ class FakeTwilioAPI(FakeServer):
             return Reply(200, content, content_type)
         if recorded.method == "POST" and recorded.path == MESSAGES_PATH:
             return self._create_message(recorded.params)
+        if recorded.method == "GET" and recorded.path == MESSAGES_PATH:
+            return self._list_messages(recorded.params)
         return Reply.json(
             404, {"code": 20404, "message": "The requested resource was not found", "status": 404}
         )
@@ -123,31 +136,57 @@ class FakeTwilioAPI(FakeServer):
                     params.get("Body"),
                     params.get("ContentSid"),
                     params.get("StatusCallback"),
+                    at=self.clock(),
                 )
             )
-        now = formatdate(usegmt=True)
+            message = self.sent[-1]
+        return Reply.json(201, self._resource(message))
+
+    def _list_messages(self, params: dict[str, str]) -> Reply:
+        page_size = min(int(params.get("PageSize") or 50), 1000)
+        with self._lock:
+            found = [
+                m
+                for m in reversed(self.sent)
+                if params.get("To", m.to) == m.to and params.get("From", m.from_) == m.from_
+            ][:page_size]
+        uri = MESSAGES_PATH + f"?PageSize={page_size}&Page=0"
         return Reply.json(
-            201,
+            200,
             {
-                "sid": sid,
-                "account_sid": self.account_sid,
-                "to": to,
-                "from": params["From"],
-                "body": params.get("Body", ""),
-                "status": "queued",
-                "direction": "outbound-api",
-                "api_version": "2010-04-01",
-                "num_segments": "1",
-                "num_media": "0",
-                "date_created": now,
-                "date_updated": now,
-                "date_sent": None,
-                "price": None,
-                "error_code": None,
-                "error_message": None,
-                "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
+                "messages": [self._resource(m) for m in found],
+                "end": max(0, len(found) - 1),
+                "first_page_uri": uri,
+                "next_page_uri": None,
+                "page": 0,
+                "page_size": page_size,
+                "previous_page_uri": None,
+                "start": 0,
+                "uri": uri,
             },
         )
+
+    def _resource(self, message: SentMessage) -> dict[str, Any]:
+        created = formatdate(message.at, usegmt=True)
+        return {
+            "sid": message.sid,
+            "account_sid": self.account_sid,
+            "to": message.to,
+            "from": message.from_,
+            "body": message.body or "",
+            "status": "queued",
+            "direction": "outbound-api",
+            "api_version": "2010-04-01",
+            "num_segments": "1",
+            "num_media": "0",
+            "date_created": created,
+            "date_updated": created,
+            "date_sent": None,
+            "price": None,
+            "error_code": None,
+            "error_message": None,
+            "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{message.sid}.json",
+        }
 
 
 if __name__ == "__main__":
