@@ -95,6 +95,10 @@ class Settings(BaseSettings):
         "answering them (the rest is stored for staff, not answered)",
     )
     inbound_limit_seconds: float = 60.0
+    webchat_new_contacts_per_hour: int = Field(
+        default=20,
+        description="new /try chats one client address may start per hour (0: no limit)",
+    )
 
     # Natural-language understanding
     nlu: Literal["builtin", "rasa"] = "builtin"

@@ -12,17 +12,28 @@ it holds across instances, workers and restarts with no shared memory, and it re
 at most ``limit`` rows through the ``(conversation_id, id)`` index whatever the
 size of the flood. The messages over the limit count too, so a steady flood stays
 limited.
+
+The web chat has a second limit, on *new* chats: each new cookie is a new contact,
+so past ``HELPLINE_WEBCHAT_NEW_CONTACTS_PER_HOUR`` from one client address in the
+last hour, a new chat is refused (429) before anything of it is stored; chats
+already started go on. It counts rows of ``webchat_start`` (a keyed hash of the
+address and a time, nothing else), so it too holds across instances.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlalchemy import func
+from sqlmodel import Session, col, delete, select
 
 from bot.config import Settings
-from bot.models import Direction, Message
+from bot.models import Direction, Message, WebchatStart
+
+PRUNE_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -50,3 +61,50 @@ class InboundLimit:
         if len(newest) < self.messages:
             return False
         return min(newest) > now - timedelta(seconds=self.seconds)
+
+
+@dataclass(frozen=True)
+class NewChatLimit:
+    per_hour: int
+    window: timedelta = timedelta(hours=1)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> NewChatLimit:
+        return cls(settings.webchat_new_contacts_per_hour)
+
+    def admit(self, session: Session, client_hash: str, now: datetime) -> int | None:
+        """Count a new chat from this client; None, or the seconds to wait when over.
+
+        Call it in the transaction that stores the chat's first message, before
+        anything else: refused, it records nothing. The client's chats are counted
+        one request at a time, so a burst of parallel requests cannot all slip in.
+        """
+        if self.per_hour <= 0:
+            return None  # no limit
+        since = now - self.window
+        # First a write: on SQLite it takes the database's write lock, which serialises
+        # this with every other count (and the expired rows go, so none are kept long).
+        session.exec(
+            delete(WebchatStart).where(
+                col(WebchatStart.id).in_(
+                    select(WebchatStart.id)
+                    .where(col(WebchatStart.started_at) <= since)
+                    .limit(PRUNE_BATCH)
+                    .with_for_update(skip_locked=True)  # another request is pruning those
+                )
+            )
+        )
+        if session.get_bind().dialect.name == "postgresql":  # one client's count at a time
+            key = hashlib.blake2b(client_hash.encode(), digest_size=8).digest()
+            session.exec(select(func.pg_advisory_xact_lock(int.from_bytes(key, signed=True))))
+        newest = session.exec(
+            select(WebchatStart.started_at)
+            .where(WebchatStart.client_hash == client_hash, col(WebchatStart.started_at) > since)
+            .order_by(col(WebchatStart.started_at).desc())
+            .limit(self.per_hour)
+        ).all()
+        if len(newest) >= self.per_hour:
+            return max(1, math.ceil((min(newest) + self.window - now).total_seconds()))
+        session.add(WebchatStart(client_hash=client_hash, started_at=now))
+        session.flush()
+        return None

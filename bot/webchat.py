@@ -4,10 +4,16 @@ The page is rendered on the server (the transcript so far) and a little JavaScri
 of ours (no CDN) posts what the person writes or presses and polls for new
 messages. A random cookie is the "channel address" of the webchat contact; "Start
 again" simply gets a new one.
+
+A new cookie is a new contact, so one client address may start only so many chats
+an hour (``HELPLINE_WEBCHAT_NEW_CONTACTS_PER_HOUR``, see ``bot.ratelimit``); the
+chats it has started go on whatever the count.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import secrets
 from pathlib import Path
 from typing import Any
@@ -16,17 +22,22 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
-from bot import inbox
+from bot import inbox, ratelimit
 from bot.config import LANGUAGES, Settings
 from bot.contacts import find_contact
+from bot.db import session_scope
 from bot.deps import EngineDep, SettingsDep
 from bot.i18n import RTL_LANGUAGES, speaker
 from bot.messages import Inbound
 from bot.models import Conversation, Direction, Message, MessageStatus, utcnow
+from bot.privacy import address_hash
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/try", tags=["web chat"])
 
 HERE = Path(__file__).resolve().parent / "webchat_ui"
@@ -73,6 +84,44 @@ class Said(BaseModel):
 def _address(request: Request) -> str | None:
     token = request.cookies.get(COOKIE, "")
     return f"try:{token}" if 16 <= len(token) <= 64 else None
+
+
+def _client_hash(request: Request, settings: Settings) -> str:
+    """Who is starting chats, as a keyed hash: the client's address, or its IPv6 /64.
+
+    ``request.client`` is the address the trusted proxy appended to X-Forwarded-For
+    (``helpline serve`` runs uvicorn with ``proxy_headers``, as the console's login
+    limit relies on), or the peer itself. One IPv6 subscriber holds a whole /64.
+    """
+    host = request.client.host if request.client else "unknown"
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        network = host
+    else:
+        network = str(ip)
+        if isinstance(ip, ipaddress.IPv6Address):
+            mapped = ip.ipv4_mapped
+            network = str(mapped or ipaddress.IPv6Network((ip, 64), strict=False))
+    return address_hash(settings, "webchat-client", network)
+
+
+class _TooManyNewChats(Exception):
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+
+
+def _receive(engine: Engine, settings: Settings, inbound: Inbound, client_hash: str) -> bool:
+    """``inbox.receive``, with a new chat counted against its client's limit first."""
+    with Session(engine) as session:
+        new = find_contact(session, settings, inbound.channel, inbound.address) is None
+    limit = ratelimit.NewChatLimit.from_settings(settings)
+    with session_scope(engine) as session:
+        if new:
+            wait = limit.admit(session, client_hash, inbound.received_at)
+            if wait is not None:
+                raise _TooManyNewChats(wait)
+        return inbox.store(session, settings, inbound, now=inbound.received_at) is not None
 
 
 def _transcript(
@@ -154,7 +203,13 @@ def messages(
 
 
 @router.post(
-    "/messages", status_code=202, responses={400: {"description": "no chat cookie: open /try"}}
+    "/messages",
+    status_code=202,
+    responses={
+        400: {"description": "no chat cookie: open /try"},
+        429: {"description": "too many new chats from this address: see Retry-After"},
+        503: {"description": "storage unavailable: try again"},
+    },
 )
 async def say(
     said: Said, request: Request, settings: SettingsDep, engine: EngineDep
@@ -173,7 +228,22 @@ async def say(
         media_ref=None,
         received_at=utcnow(),
     )
-    stored = await run_in_threadpool(inbox.receive, engine, settings, inbound)
+    client_hash = _client_hash(request, settings)
+    try:
+        stored = await run_in_threadpool(_receive, engine, settings, inbound, client_hash)
+    except _TooManyNewChats as refused:
+        assert settings.locales_dir is not None
+        language = speaker(settings.locales_dir, _page_language(request, None))
+        raise HTTPException(
+            429,
+            language.gettext(
+                "Too many new chats were started from your connection. Please try again later."
+            ),
+            headers={"Retry-After": str(refused.retry_after)},
+        ) from None
+    except SQLAlchemyError as exc:
+        log.error("webchat message not stored: %s", type(exc).__name__)
+        raise HTTPException(503, "storage unavailable", headers={"Retry-After": "5"}) from exc
     wakeup = getattr(request.app.state, "wakeup", None)
     if stored and wakeup is not None:
         wakeup.set()
