@@ -7,8 +7,12 @@ Starts the fakes and ``helpline serve`` (worker inside, provider timeout 2 s) on
 fresh database. While the faults are on, each send to a fake fails with
 probability ``--fraction``, in one of four ways, before the provider accepts it:
 500, 429 with ``Retry-After: --retry-after``, a hang (no answer; the client times
-out) or a closed connection. N people per channel write (``bench.load``); after
-``--fault-seconds`` the faults stop and hanging requests are let go. Then, once
+out) or a closed connection; Twilio also, a fifth way, accepts the message and
+then closes the connection before answering (the answer is lost: the outbox must
+ask Twilio rather than send it again; the Telegram Bot API cannot be asked, see
+``bot/outbox.py``, so Telegram is spared that one). N people per channel write
+(``bench.load``); after ``--fault-seconds`` the faults stop and hanging requests are
+let go. Then, once
 everything is answered, it reports:
 
 - faults injected, by kind and provider, and requests the fakes saw;
@@ -124,7 +128,7 @@ def run(
             outbox_backoff_max_seconds="30",
         )
         telegram.fail_randomly(fraction, faults, seed=seed)
-        twilio.fail_randomly(fraction, faults, seed=seed + 1)
+        twilio.fail_randomly(fraction, [*faults, Fault.accept_then_close()], seed=seed + 1)
         requests = load.build_requests(n, f"http://127.0.0.1:{port}", twilio.auth_token, 0.0)
         server = Server(port, env).start()
         engine = make_engine(url)
@@ -182,6 +186,8 @@ def run(
         "delay_after_500": summary(delays.get("error", [])),
         "delay_after_hang": summary(delays.get("hang", [])),
         "delay_after_close": summary(delays.get("close", [])),
+        "twilio_answers_lost_after_accepting": injected["twilio:accept_then_close"],
+        "twilio_lookups": len(twilio.lookups()),
         "drained": drained,
         "all_sent_after_faults_stopped_s": round(drained_after, 1),
     }

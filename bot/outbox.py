@@ -493,18 +493,29 @@ def _count(outcome: Outcome, status: str | None) -> None:
 
 async def send_due(engine: Engine, settings: Settings, *, now: datetime, channels: Channels) -> int:
     """The outbox job: send every due message once; returns how many were attempted."""
+    clock = _Clock(now, time.monotonic())
     claims = await anyio.to_thread.run_sync(
         lambda: claim_due(engine, settings, list(channels), now=now)
     )
     if claims:
         recorder = _Recorder(engine, settings)
-        await asyncio.gather(*(_send_one(channels, claim, now, recorder) for claim in claims))
+        await asyncio.gather(*(_send_one(channels, claim, clock, recorder) for claim in claims))
         await recorder.flush()
     return len(claims)
 
 
-async def _send_one(channels: Channels, claim: Claim, now: datetime, recorder: _Recorder) -> None:
-    started = time.monotonic()
+@dataclass(frozen=True)
+class _Clock:
+    """The job's ``now``, moved on by the time that has passed since it was read."""
+
+    start: datetime
+    monotonic: float
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=time.monotonic() - self.monotonic)
+
+
+async def _send_one(channels: Channels, claim: Claim, clock: _Clock, recorder: _Recorder) -> None:
     channel = channels[claim.channel]
     provider_id: str | None = None
     error: SendError | None = None
@@ -519,9 +530,9 @@ async def _send_one(channels: Channels, claim: Claim, now: datetime, recorder: _
     except Exception as exc:  # a bug in a channel must not lose the message
         log.exception("channel %s raised unexpectedly", claim.channel)
         error, in_doubt = SendError(f"unexpected {type(exc).__name__}"), True
-    # Backoff counts from when the attempt ended, not from when it started.
-    ended = now + timedelta(seconds=time.monotonic() - started)
-    recorder.add(Outcome(claim, ended, provider_id, error, still_in_doubt=in_doubt))
+    # Backoff counts from when the attempt ended (its answer came), not from when the
+    # job started: claiming the batch can take a while on a busy database.
+    recorder.add(Outcome(claim, clock.now(), provider_id, error, still_in_doubt=in_doubt))
 
 
 async def _already_sent(channel: Channel, claim: Claim, engine: Engine) -> str | None:
