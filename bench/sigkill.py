@@ -11,7 +11,8 @@ and dropped afterwards. It sends N signed WhatsApp webhooks and N Telegram updat
 the server with SIGKILL ``--kills`` times, each when a further share of the
 requests has been answered, while webhooks are being stored and replies sent;
 then ``--reply-kills`` times more once every webhook is in, each when the fakes
-have accepted a further share of the replies, so that kills land mid-send.
+have accepted a further share of the replies still to come, so that kills land
+mid-send.
 Requests that got no 2xx are sent again after the restart, as Telegram and Twilio
 would. Once everything is answered it checks:
 
@@ -370,8 +371,9 @@ def deliveries(
             continue
         result.duplicates += 1
         result.duplicates_by_channel[channel] += 1
-        # the send nobody recorded: accepted before a kill, and sent again after it?
-        if any(when <= kill <= recorded_at.get(key, 0.0) for kill in kills or []):
+        # the send nobody recorded: accepted before a kill (or just after: a request
+        # the server wrote before it died still reaches the fake), and sent again after?
+        if any(when - 1.0 <= kill <= recorded_at.get(key, 0.0) for kill in kills or []):
             result.in_flight_at_kill += 1
             result.in_flight_by_channel[channel] += 1
         doubled.append(key)
@@ -473,8 +475,10 @@ def run(
             unique = {(r.channel, r.provider_id) for r in requests}
             # every webhook is in: now kill while the replies go out
             expected_replies = 2 * len(unique)  # a first message gets the notice and a question
+            already = len(telegram.sent) + len(twilio.sent)
             for phase in range(reply_kills):
-                target = expected_replies * (phase + 1) // (reply_kills + 1)
+                share = (expected_replies - already) * (phase + 1) // (reply_kills + 1)
+                target = already + share
                 deadline = time.monotonic() + 60
                 while len(telegram.sent) + len(twilio.sent) < target:
                     if time.monotonic() > deadline:
