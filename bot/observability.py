@@ -29,6 +29,11 @@ INBOUND = Counter("helpline_inbound_messages_total", "Inbound messages stored", 
 OUTBOUND = Counter("helpline_outbound_messages_total", "Outbound messages sent", ["channel"])
 OUTBOX_RETRIES = Counter("helpline_outbox_retries_total", "Transient send failures", ["channel"])
 OUTBOX_FAILURES = Counter("helpline_outbox_failures_total", "Permanent send failures", ["channel"])
+WEBHOOK_DUPLICATES = Counter(
+    "helpline_webhook_duplicates_total",
+    "Webhooks carrying a message already stored (a provider retry or a replay)",
+    ["channel"],
+)
 OUTBOX_IN_DOUBT = Counter(
     "helpline_outbox_in_doubt_total",
     "Sends that may have reached the provider unrecorded, by what the outbox then did",

@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from bot import inbox, outbox
+from bot import inbox, observability, outbox
 from bot.channels import telegram, whatsapp
 from bot.config import Settings
 from bot.db import session_scope
@@ -168,6 +168,12 @@ async def _store(engine: Engine, settings: Settings, request: Request, inbound: 
     except SQLAlchemyError as exc:
         log.error("%s message not stored: %s", inbound.channel, type(exc).__name__)
         raise HTTPException(503, "storage unavailable", headers={"Retry-After": "5"}) from exc
+    if not stored:
+        # The same message again: a provider retrying (its first answer was lost) or a
+        # replay. Neither provider signs a timestamp, so the two look alike; it is
+        # stored once and acknowledged, as a non-2xx would make Telegram retry it.
+        observability.WEBHOOK_DUPLICATES.labels(inbound.channel).inc()
+        log.info("%s message already stored; acknowledged again", inbound.channel)
     wakeup = getattr(request.app.state, "wakeup", None)
     if stored and wakeup is not None:
         wakeup.set()

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import Connection
 
@@ -194,6 +195,7 @@ def test_a_replayed_whatsapp_message_is_acknowledged_stored_once_and_answered_on
     client: TestClient, settings: Settings, engine: Engine, flows: FlowEngine
 ) -> None:
     form = whatsapp_form()
+    counted = duplicates_counted("whatsapp")
 
     later = utcnow() + timedelta(minutes=1)
 
@@ -207,6 +209,12 @@ def test_a_replayed_whatsapp_message_is_acknowledged_stored_once_and_answered_on
     assert len(inbound_messages(engine)) == 1
     assert answer, "the message was answered"
     assert _outbound_texts(engine) == answer  # and only once
+    assert duplicates_counted("whatsapp") - counted == 5  # on /metrics, for monitoring
+
+
+def duplicates_counted(channel: str) -> float:
+    value = REGISTRY.get_sample_value("helpline_webhook_duplicates_total", {"channel": channel})
+    return value or 0.0
 
 
 def test_a_replayed_telegram_update_with_another_text_does_not_overwrite_the_first(
