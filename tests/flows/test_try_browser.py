@@ -67,3 +67,34 @@ def test_markup_written_on_the_try_page_stays_text(page: Any) -> None:
     assert page.locator(".message b").count() == 0
     page.reload()
     expect(page.locator(".message.me p").first).to_have_text(written)
+
+
+def test_a_message_refused_by_the_new_chat_limit_is_said_and_kept_in_the_box(
+    settings: Settings, engine: Engine
+) -> None:
+    settings.webchat_new_contacts_per_hour = 1
+    with (
+        LiveServer(create_app(settings, engine)) as live,
+        sync_api.sync_playwright() as playwright,
+    ):
+        browser = launch_chromium(playwright)
+        page = browser.new_page(locale="nl-BE")
+        page.goto(live.url + "/try")
+        page.fill("#text", "Hallo")
+        page.click("#composer button[type=submit]")
+        expect(page.locator(".message.me p")).to_have_text("Hallo", timeout=20_000)
+        page.click("#restart")  # a new chat: over the limit of one an hour
+        page.wait_for_load_state()
+
+        page.fill("#text", "Ik heb een vraag")
+        page.click("#composer button[type=submit]")
+
+        notice = page.get_by_role("alert")
+        expect(notice).to_have_text(
+            "Er zijn te veel nieuwe gesprekken gestart vanaf uw verbinding. "
+            "Probeer het later opnieuw.",
+            timeout=20_000,
+        )
+        expect(page.locator("#text")).to_have_value("Ik heb een vraag")
+        assert page.locator(".message.me").count() == 0
+        browser.close()

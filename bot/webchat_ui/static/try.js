@@ -40,14 +40,43 @@
     item.scrollIntoView({ block: "end" });
   }
 
+  const notice = document.getElementById("notice");
+
+  // A message that could not be sent is said so, in the page's language (the
+  // server's reason when it gives one), and what was written goes back in the box.
+  function showFailure(reason, text) {
+    notice.textContent = reason || notice.dataset.sendFailed;
+    notice.hidden = false;
+    if (text && !input.value) input.value = text;
+  }
+
+  async function failureReason(response) {
+    try {
+      const data = await response.json();
+      return typeof data.detail === "string" ? data.detail : "";
+    } catch (error) {
+      return "";
+    }
+  }
+
   async function post(body) {
-    const response = await fetch(messagesUrl, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      credentials: "same-origin",
-      body: JSON.stringify(Object.assign({ id: newId() }, body)),
-    });
-    if (!response.ok) throw new Error("could not send: " + response.status);
+    let response;
+    try {
+      response = await fetch(messagesUrl, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        credentials: "same-origin",
+        body: JSON.stringify(Object.assign({ id: newId() }, body)),
+      });
+    } catch (error) {
+      showFailure("", body.text);
+      return;
+    }
+    if (!response.ok) {
+      showFailure(response.status === 429 ? await failureReason(response) : "", body.text);
+      return;
+    }
+    notice.hidden = true;
     poll();
   }
 
