@@ -2,7 +2,8 @@
 
 Message texts and media references are deleted ``HELPLINE_RETENTION_DAYS`` after their
 conversation closed; a person can have everything erased at once. The anonymous
-contact records stay: they are what the yearly report counts.
+contact records stay: they are what the yearly report counts. The keyed hashes of web
+chat clients (``webchat_start``) go once the hour their limit looks back on is over.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from sqlmodel import Session, col, select
 
 from bot.config import Settings
 from bot.db import session_scope
-from bot.models import Contact, ContactRecord, Conversation, Message, Owner
+from bot.models import Contact, ContactRecord, Conversation, Message, Owner, WebchatStart
 from bot.privacy import decrypt_address
+from bot.ratelimit import NewChatLimit
 
 
 def purge_expired(session: Session, settings: Settings, *, now: datetime) -> int:
@@ -24,6 +26,9 @@ def purge_expired(session: Session, settings: Settings, *, now: datetime) -> int
 
     Returns how many conversations were purged.
     """
+    session.exec(
+        delete(WebchatStart).where(col(WebchatStart.started_at) <= now - NewChatLimit.window)
+    )
     cutoff = now - timedelta(days=settings.retention_days)
     ids = session.exec(
         select(Conversation.id).where(

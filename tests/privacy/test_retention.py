@@ -11,8 +11,8 @@ from sqlmodel import Session, select
 
 from bot.config import Settings
 from bot.contacts import get_or_create_contact
-from bot.models import AuditEntry, ContactRecord, Conversation, Message, Owner
-from bot.retention import erase_contact, export_contact, purge_expired
+from bot.models import AuditEntry, ContactRecord, Conversation, Message, Owner, WebchatStart
+from bot.retention import erase_contact, export_contact, purge_expired, purge_job
 from bot.stats import sync_record
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -135,10 +135,29 @@ def test_the_cli_exports_and_erases_a_person_asked_for_by_phone(
 
 
 def test_the_scheduled_job_purges_on_its_own(engine: Engine, settings: Settings) -> None:
-    from bot.retention import purge_job
-
     with Session(engine) as session:
         _conversation(session, settings, "whatsapp:+32470000077", closed_days_ago=120)
         session.commit()
     assert purge_job(engine, settings, now=NOW) == 1
     assert purge_job(engine, settings, now=NOW) == 0
+
+
+def test_web_chat_client_hashes_go_once_their_hour_is_over(
+    engine: Engine, settings: Settings
+) -> None:
+    """Nobody starting a chat for a while must not keep the last hour's hashes for ever."""
+    with Session(engine) as session:
+        for minutes_ago in (200, 61, 59, 1):
+            session.add(
+                WebchatStart(
+                    client_hash=f"client-{minutes_ago}",
+                    started_at=NOW - timedelta(minutes=minutes_ago),
+                )
+            )
+        session.commit()
+
+    purge_job(engine, settings, now=NOW)
+
+    with Session(engine) as session:
+        kept = sorted(session.exec(select(WebchatStart.client_hash)).all())
+    assert kept == ["client-1", "client-59"]
