@@ -8,41 +8,20 @@ address the trusted proxy appended counts.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from bench.load import free_port, stop, wait_until_up
-from bot import db
-
-HELPLINE = str(Path(sys.executable).parent / "helpline")
+from tests.serving import helpline_serve
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path / 'helpline.db'}"
-    db.upgrade(url)
-    port = free_port()
-    env = dict(
-        os.environ,
-        HELPLINE_DATABASE_URL=url,
-        HELPLINE_RUN_WORKER="false",
-        HELPLINE_LOG_LEVEL="WARNING",
-        HELPLINE_SECRET_KEY="login-limit-test-secret",
-    )
-    env.pop("FORWARDED_ALLOW_IPS", None)
-    process = subprocess.Popen([HELPLINE, "serve", "--port", str(port)], env=env)
-    try:
-        wait_until_up(port, "/readyz", process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(process)
+    with helpline_serve(tmp_path / "helpline.db", secret_key="login-limit-test-secret") as url:
+        yield url
 
 
 def test_a_guesser_cannot_escape_the_login_limit_by_forging_forwarded_for(served: str) -> None:

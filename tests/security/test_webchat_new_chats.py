@@ -10,13 +10,12 @@ an ``X-Forwarded-For`` the client wrote itself counts for nothing.
 
 from __future__ import annotations
 
-import os
+import itertools
 import secrets
-import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,16 +26,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from bench.load import free_port, stop, wait_until_up
-from bot import db, webchat
+from bot import webchat
 from bot.app import create_app
 from bot.config import Settings
 from bot.messages import Inbound
 from bot.models import Contact, Message, WebchatStart, utcnow
 from bot.privacy import address_hash
+from tests.serving import helpline_serve
 
 LIMIT = 3
-HELPLINE = str(Path(sys.executable).parent / "helpline")
 Serve = Callable[[str | None], str]  # FORWARDED_ALLOW_IPS -> the served URL
 DUTCH_REFUSAL = "Er zijn te veel nieuwe gesprekken gestart vanaf uw verbinding."
 
@@ -203,31 +201,21 @@ def test_parallel_new_chats_from_one_address_admit_exactly_the_limit(
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Serve]:
     """Start ``helpline serve`` as deployed; ``trusted`` is its FORWARDED_ALLOW_IPS."""
-    processes: list[subprocess.Popen[bytes]] = []
+    numbers = itertools.count()
+    with ExitStack() as servers:
 
-    def start(trusted: str | None) -> str:
-        url = f"sqlite:///{tmp_path / f'helpline-{len(processes)}.db'}"
-        db.upgrade(url)
-        port = free_port()
-        env = dict(
-            os.environ,
-            HELPLINE_DATABASE_URL=url,
-            HELPLINE_RUN_WORKER="false",
-            HELPLINE_LOG_LEVEL="WARNING",
-            HELPLINE_SECRET_KEY="webchat-limit-test-secret",
-            HELPLINE_WEBCHAT_NEW_CONTACTS_PER_HOUR=str(LIMIT),
-        )
-        env.pop("FORWARDED_ALLOW_IPS", None)
-        if trusted is not None:
-            env["FORWARDED_ALLOW_IPS"] = trusted
-        process = subprocess.Popen([HELPLINE, "serve", "--port", str(port)], env=env)
-        processes.append(process)
-        wait_until_up(port, "/readyz", process)
-        return f"http://127.0.0.1:{port}"
+        def start(trusted: str | None) -> str:
+            database = tmp_path / f"helpline-{next(numbers)}.db"
+            return servers.enter_context(
+                helpline_serve(
+                    database,
+                    secret_key="webchat-limit-test-secret",
+                    forwarded_allow_ips=trusted,
+                    HELPLINE_WEBCHAT_NEW_CONTACTS_PER_HOUR=str(LIMIT),
+                )
+            )
 
-    yield start
-    for process in processes:
-        stop(process)
+        yield start
 
 
 def test_forwarded_for_from_a_peer_that_is_not_the_proxy_is_ignored(serve: Serve) -> None:
