@@ -15,22 +15,13 @@ from bot.config import Settings
 from bot.engine.flows import FlowEngine, load_flows
 from bot.engine.knowledge import get_knowledge
 from bot.hours import OpeningHours
-from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.fakes.twilio_api import FakeTwilioAPI
+
+# The channel tests' ``settings`` fixture (both providers pointed at their fakes, no
+# background worker) and its webhook secret, re-exported: one definition for both suites.
+from tests.channels.conftest import WEBHOOK_SECRET, settings
 from tests.flows.conftest import Chat, FakeMatcher
 
-WEBHOOK_SECRET = "test-webhook-secret"
-
-
-@pytest.fixture
-def settings(
-    settings: Settings, fake_telegram: FakeTelegramAPI, fake_twilio: FakeTwilioAPI
-) -> Settings:
-    fake_telegram.configure(settings, webhook_secret=WEBHOOK_SECRET)
-    fake_twilio.configure(settings)
-    settings.run_worker = False
-    settings.provider_timeout_seconds = 0.5
-    return settings
+__all__ = ["WEBHOOK_SECRET", "chat", "flows", "settings"]
 
 
 @pytest.fixture
