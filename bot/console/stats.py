@@ -9,6 +9,7 @@ The manual-logging form lives in ``bot.console.log_contact`` and hangs off this 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from babel.dates import format_date, format_timedelta
 from babel.numbers import format_decimal
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
+from sqlalchemy import Engine
 
 from bot import audit, exports
 from bot.console import log_contact
@@ -48,6 +50,8 @@ CHANNEL_NAMES = {
     "email": N_("E-mails"),
     "qa_session": N_("Q&A sessions"),
 }
+Export = str | bytes | Iterator[str]  # a file in one piece, or lines to stream
+MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "xlsx": exports.XLSX_TYPE}
 
 
 def chosen_period(query: dict[str, str], today: date) -> Period:
@@ -154,31 +158,39 @@ def _nice_step(highest: int) -> int:
 def _query_string(period: Period) -> str:
     if period.is_year:
         return f"year={period.start.year}"
-    if period == Period.month(period.start.year, period.start.month):
+    if _is_month(period):
         return f"month={period.start:%Y-%m}"
     return f"start={period.start.isoformat()}&end={period.end.isoformat()}"
 
 
-def _file_name(period: Period, what: str, suffix: str) -> str:
+def _is_month(period: Period) -> bool:
+    return period == Period.month(period.start.year, period.start.month)
+
+
+def _download(content: Export, period: Period, what: str, suffix: str) -> Response:
+    """``content`` as the file ``helpline-<what>-<period>.<suffix>``; an iterator streams."""
     if period.is_year:
         name = f"{period.start.year}"
-    elif period == Period.month(period.start.year, period.start.month):
+    elif _is_month(period):
         name = f"{period.start:%Y-%m}"
     else:
         name = f"{period.start.isoformat()}_{period.end.isoformat()}"
-    return f"helpline-{what}-{name}.{suffix}"
+    headers = {"Content-Disposition": f'attachment; filename="helpline-{what}-{name}.{suffix}"'}
+    if isinstance(content, str | bytes):
+        return Response(content, media_type=MEDIA_TYPES[suffix], headers=headers)
+    return StreamingResponse(content, media_type=MEDIA_TYPES[suffix], headers=headers)
 
 
-def _download(name: str) -> dict[str, str]:
-    return {"Content-Disposition": f'attachment; filename="{name}"'}
+def _report(request: Request, session: Any, settings: Any) -> tuple[Period, Report]:
+    period = _period_or_400(request, settings)
+    return period, build_report(session, period, ZoneInfo(settings.timezone))
 
 
 @pages.get("/stats")
 def stats_page(
     request: Request, session: SessionDep, settings: SettingsDep, staff: CurrentStaff
 ) -> Response:
-    period = _period_or_400(request, settings)
-    report = build_report(session, period, ZoneInfo(settings.timezone))
+    period, report = _report(request, session, settings)
     locale = console_locale(request, staff)
     t = translator(request)
 
@@ -232,64 +244,54 @@ def stats_page(
 def report_csv(
     request: Request, session: SessionDep, settings: SettingsDep, staff: CurrentStaff
 ) -> Response:
-    period = _period_or_400(request, settings)
-    report = build_report(session, period, ZoneInfo(settings.timezone))
-    return Response(
-        exports.report_csv(report),
-        media_type="text/csv; charset=utf-8",
-        headers=_download(_file_name(period, "report", "csv")),
-    )
+    period, report = _report(request, session, settings)
+    return _download(exports.report_csv(report), period, "report", "csv")
 
 
 @pages.get("/stats/report.xlsx")
 def report_xlsx(
     request: Request, session: SessionDep, settings: SettingsDep, staff: CurrentStaff
 ) -> Response:
-    period = _period_or_400(request, settings)
-    report = build_report(session, period, ZoneInfo(settings.timezone))
-    return Response(
-        exports.report_xlsx(report),
-        media_type=exports.XLSX_TYPE,
-        headers=_download(_file_name(period, "report", "xlsx")),
-    )
+    period, report = _report(request, session, settings)
+    return _download(exports.report_xlsx(report), period, "report", "xlsx")
 
 
 @pages.get("/stats/contacts.csv")
 def contacts_csv(
     request: Request, engine: EngineDep, settings: SettingsDep, staff: CurrentStaff
 ) -> Response:
-    period = _period_or_400(request, settings)
-    _audit_export(engine, staff, period, "csv")
-    # The rows are read while the file streams out, in a session of their own.
-    return StreamingResponse(
-        exports.records_csv(engine, period, ZoneInfo(settings.timezone)),
-        media_type="text/csv; charset=utf-8",
-        headers=_download(_file_name(period, "contacts", "csv")),
-    )
+    return _contact_records(request, engine, settings, staff, "csv", exports.records_csv)
 
 
 @pages.get("/stats/contacts.xlsx")
 def contacts_xlsx(
     request: Request, engine: EngineDep, settings: SettingsDep, staff: CurrentStaff
 ) -> Response:
+    return _contact_records(request, engine, settings, staff, "xlsx", exports.records_xlsx)
+
+
+def _contact_records(
+    request: Request,
+    engine: Engine,
+    settings: Any,
+    staff: Any,
+    suffix: str,
+    write: Callable[[Engine, Period, ZoneInfo], Export],
+) -> Response:
+    """The contact records of the period, a row each; the export is audited first.
+
+    The CSV streams: its rows are read as the file goes out, in a session of their own.
+    """
     period = _period_or_400(request, settings)
-    _audit_export(engine, staff, period, "xlsx")
-    return Response(
-        exports.records_xlsx(engine, period, ZoneInfo(settings.timezone)),
-        media_type=exports.XLSX_TYPE,
-        headers=_download(_file_name(period, "contacts", "xlsx")),
-    )
-
-
-def _audit_export(engine: Any, staff: Any, period: Period, kind: str) -> None:
     with session_scope(engine) as session:
         audit.record(
             session,
             audit.Action.export,
             staff_id=staff.id,
             target="contact_records",
-            detail=f"{kind} {period.start:%Y-%m-%d}..{period.end:%Y-%m-%d}",
+            detail=f"{suffix} {period.start:%Y-%m-%d}..{period.end:%Y-%m-%d}",
         )
+    return _download(write(engine, period, ZoneInfo(settings.timezone)), period, "contacts", suffix)
 
 
 router = APIRouter()  # what the app includes: these pages and the contact log
