@@ -12,28 +12,15 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.config import Settings
-from bot.engine.flows import FlowEngine, load_flows
-from bot.engine.knowledge import get_knowledge
-from bot.hours import OpeningHours
+from bot.engine.flows import FlowEngine
 
-# The channel tests' ``settings`` fixture (both providers pointed at their fakes, no
-# background worker) and its webhook secret, re-exported: one definition for both suites.
+# Fixtures defined once elsewhere, re-exported: the channel tests' ``settings`` (both
+# providers pointed at their fakes, no background worker) with its webhook secret, and
+# the flow tests' ``flows`` (the flow engine with the small ``FakeMatcher``).
 from tests.channels.conftest import WEBHOOK_SECRET, settings
-from tests.flows.conftest import Chat, FakeMatcher
+from tests.flows.conftest import Chat, flows
 
 __all__ = ["WEBHOOK_SECRET", "chat", "flows", "settings"]
-
-
-@pytest.fixture
-def flows(settings: Settings) -> FlowEngine:
-    assert settings.flows_dir is not None
-    return FlowEngine(
-        settings,
-        load_flows(settings.flows_dir),
-        get_knowledge(settings),
-        FakeMatcher(),
-        OpeningHours.from_settings(settings),
-    )
 
 
 @pytest.fixture
