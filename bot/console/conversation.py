@@ -94,6 +94,22 @@ def _back(conversation_id: int, notice: str | None = None) -> RedirectResponse:
     return RedirectResponse(f"/console/conversations/{conversation_id}{query}", status_code=303)
 
 
+def _done(
+    session: Session,
+    action: str,
+    staff: StaffUser,
+    conversation_id: int,
+    notice: str,
+    detail: str | None = None,
+) -> RedirectResponse:
+    """Audit what staff did to the conversation, commit it, and go back to its page."""
+    audit.record(
+        session, action, staff_id=staff.id, target=f"conversation:{conversation_id}", detail=detail
+    )
+    session.commit()
+    return _back(conversation_id, notice)
+
+
 def _transcript_context(session: Session, conversation: Conversation) -> dict[str, Any]:
     assert conversation.id is not None
     messages = queries.transcript(session, conversation.id)
@@ -171,12 +187,7 @@ def conversation_events(
             ("state", state),
         ]
 
-    return live.event_stream(
-        request,
-        version,
-        events,
-        poll_seconds=getattr(request.app.state, "console_poll_seconds", live.POLL_SECONDS),
-    )
+    return live.event_stream(request, version, events)
 
 
 @router.post("/conversations/{conversation_id}/claim")
@@ -191,11 +202,7 @@ def claim(
         raise HTTPException(
             409, translator(request).gettext("Someone else already took this conversation.")
         )
-    audit.record(
-        session, audit.Action.claim, staff_id=staff.id, target=f"conversation:{conversation_id}"
-    )
-    session.commit()
-    return _back(conversation_id, "claimed")
+    return _done(session, audit.Action.claim, staff, conversation_id, "claimed")
 
 
 @router.post("/conversations/{conversation_id}/release")
@@ -208,11 +215,7 @@ def release(
     )
     if conversation is None:
         raise HTTPException(409, translator(request).gettext("You do not hold this conversation."))
-    audit.record(
-        session, audit.Action.release, staff_id=staff.id, target=f"conversation:{conversation_id}"
-    )
-    session.commit()
-    return _back(conversation_id, "released")
+    return _done(session, audit.Action.release, staff, conversation_id, "released")
 
 
 @router.post("/conversations/{conversation_id}/transfer")
@@ -239,15 +242,14 @@ def transfer(
         ) from exc
     if conversation is None:
         raise HTTPException(409, translator(request).gettext("You do not hold this conversation."))
-    audit.record(
+    return _done(
         session,
         audit.Action.transfer,
-        staff_id=staff.id,
-        target=f"conversation:{conversation_id}",
+        staff,
+        conversation_id,
+        "transferred",
         detail=f"to staff:{to_staff_id}",
     )
-    session.commit()
-    return _back(conversation_id, "transferred")
 
 
 @router.post("/conversations/{conversation_id}/close")
@@ -278,15 +280,9 @@ def close(
     )
     if conversation is None:
         raise HTTPException(409, t.gettext("You do not hold this conversation."))
-    audit.record(
-        session,
-        audit.Action.close,
-        staff_id=staff.id,
-        target=f"conversation:{conversation_id}",
-        detail=f"{topic} {outcome}",
+    return _done(
+        session, audit.Action.close, staff, conversation_id, "closed", detail=f"{topic} {outcome}"
     )
-    session.commit()
-    return _back(conversation_id, "closed")
 
 
 def _wake_the_outbox(request: Request) -> None:
@@ -330,16 +326,16 @@ def reply(
         message.topic = topic
         session.add(message)
     handoff.record_staff_reply(session, conversation, now)
-    audit.record(
+    back = _done(
         session,
         audit.Action.reply,
-        staff_id=staff.id,
-        target=f"conversation:{conversation_id}",
+        staff,
+        conversation_id,
+        "held" if message.status == MessageStatus.held else "sent",
         detail=f"message:{message.id}" + (f" canned:{topic}" if topic else ""),
     )
-    session.commit()
     _wake_the_outbox(request)
-    return _back(conversation_id, "held" if message.status == MessageStatus.held else "sent")
+    return back
 
 
 @router.post("/conversations/{conversation_id}/note")
@@ -365,11 +361,7 @@ def note(
             status=MessageStatus.handled,
         )
     )
-    audit.record(
-        session, audit.Action.note, staff_id=staff.id, target=f"conversation:{conversation_id}"
-    )
-    session.commit()
-    return _back(conversation_id, "noted")
+    return _done(session, audit.Action.note, staff, conversation_id, "noted")
 
 
 @router.post("/conversations/{conversation_id}/reveal")

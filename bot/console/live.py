@@ -57,9 +57,16 @@ def event_stream(
     version: Callable[[], Hashable],
     render: Callable[[], Events],
     *,
-    poll_seconds: float = POLL_SECONDS,
+    poll_seconds: float | None = None,
     stream_seconds: float = STREAM_SECONDS,
 ) -> StreamingResponse:
+    """Stream ``render``'s events each time ``version`` changes.
+
+    Unless given, the poll interval is the app's ``console_poll_seconds`` (tests shorten
+    it), else ``POLL_SECONDS``.
+    """
+    if poll_seconds is None:
+        poll_seconds = getattr(request.app.state, "console_poll_seconds", POLL_SECONDS)
     return StreamingResponse(
         _stream(request, version, render, poll_seconds, stream_seconds),
         media_type="text/event-stream",

@@ -39,12 +39,7 @@ def queue_events(request: Request, engine: EngineDep, staff: CurrentStaff) -> St
         html = render_fragment(request, "_queue.html", {"view": view, "now": utcnow()})
         return [("queue", html)]
 
-    return live.event_stream(
-        request,
-        version,
-        events,
-        poll_seconds=getattr(request.app.state, "console_poll_seconds", live.POLL_SECONDS),
-    )
+    return live.event_stream(request, version, events)
 
 
 @router.post("/queue/next")
