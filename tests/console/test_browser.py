@@ -35,6 +35,7 @@ from tests.browser import BROWSER_TESTS, launch_chromium
 from tests.conftest import LiveServer
 from tests.console.factories import PASSWORD, add_conversation, add_staff
 from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.flows.conftest import FakeMatch
 
 SECRET = "console-browser-secret"
 PASHTO_URGENT = "مرسته وکړئ، زما میړه ما وهي او چاقو لري"
@@ -45,17 +46,6 @@ pytestmark = BROWSER_TESTS
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
-
-
-@dataclass(frozen=True)
-class FakeMatch:
-    topic: str | None
-    score: float
-    lang: str
-    detected_lang: str
-    lang_confidence: float
-    urgent: bool
-    candidates: tuple[str, ...]
 
 
 class UrgentPashtoMatcher:
