@@ -23,10 +23,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlmodel import SQLModel
+from typer.testing import CliRunner
 
 from bot import db
 from bot.app import create_app
-from bot.config import PROJECT_HOME, Settings
+from bot.config import PROJECT_HOME, Settings, get_settings
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.twilio_api import FakeTwilioAPI
 
@@ -106,6 +107,21 @@ def app(settings: Settings, engine: Engine) -> FastAPI:
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app) as client:
         yield client
+
+
+@pytest.fixture
+def helpline_cli(
+    engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[CliRunner]:
+    """A runner for the ``helpline`` command, on the test database.
+
+    The command reads its settings from the environment at its first ``get_settings()``:
+    a fixture or test adds its own with ``monkeypatch.setenv`` before that.
+    """
+    monkeypatch.setenv("HELPLINE_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
 
 
 def free_port() -> int:

@@ -1,6 +1,5 @@
 """``helpline staff`` and ``helpline demo``, run as an administrator runs them."""
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -20,14 +19,9 @@ PASSWORD = "a long enough password"
 
 
 @pytest.fixture
-def helpline(
-    engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[CliRunner]:
-    monkeypatch.setenv("HELPLINE_DATABASE_URL", database_url)
+def helpline(helpline_cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.setenv("HELPLINE_DEMO", "true")
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
+    return helpline_cli
 
 
 def run(runner: CliRunner, *args: str, stdin: str | None = None) -> Result:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,6 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner, Result
 
 from bot.cli import app
-from bot.config import get_settings
 from bot.models import ContactRecord
 from tests.stats.helpers import FIXTURE_2024
 
@@ -20,14 +18,9 @@ HEADER = "started_at,channel,language,topic,handled_by,participants\n"
 
 
 @pytest.fixture
-def helpline(
-    engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[CliRunner]:
-    monkeypatch.setenv("HELPLINE_DATABASE_URL", database_url)
+def helpline(helpline_cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.setenv("HELPLINE_TIMEZONE", "Europe/Brussels")
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
+    return helpline_cli
 
 
 def run(runner: CliRunner, *args: str) -> Result:
