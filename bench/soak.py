@@ -92,11 +92,12 @@ def run(rate: float, duration: float, every: float, database_url: str | None) ->
         requests = load.build_requests(
             per_channel, f"http://127.0.0.1:{port}", twilio.auth_token, 0.0
         )
-        server = Server(port, helpline_env(url, port, telegram, twilio)).start()
+        server = Server(port, helpline_env(url, port, telegram, twilio))
         engine = make_engine(url)
         samples: list[Sample] = []
         outcome: dict[str, Any] = {}
         try:
+            server.start()  # inside the try: a server that never came up is stopped too
 
             def send() -> None:
                 outcome["sent"], outcome["lag"] = asyncio.run(
