@@ -10,7 +10,8 @@ for ``--duration`` seconds. Every ``--sample`` seconds it notes the server's
 resident memory (VmRSS of its process) and the backlog: inbound messages stored
 but not yet answered, outbound messages not yet sent, conversations waiting for
 staff. At the end it waits for the backlog to drain and reports start, end and
-maximum memory and backlog, the memory growth over the second half of the run,
+maximum memory and backlog, the memory growth over the second half of the run
+(end minus start, and the slope of a line fitted through its samples),
 and, as ``bench.sigkill`` does, lost and duplicated messages.
 """
 
@@ -58,6 +59,20 @@ class Sample:
     inbound_waiting: int
     outbound_pending: int
     handoff_queue: int
+
+
+def slope_per_minute(samples: list[Sample]) -> float:
+    """Memory growth in MiB a minute, a least-squares line through the samples: one
+    sample taken during a burst moves it less than it moves end minus start."""
+    if len(samples) < 2:
+        return float("nan")
+    mean_at = sum(s.at for s in samples) / len(samples)
+    mean_rss = sum(s.rss_mib for s in samples) / len(samples)
+    spread = sum((s.at - mean_at) ** 2 for s in samples)
+    if not spread:
+        return float("nan")
+    covariance = sum((s.at - mean_at) * (s.rss_mib - mean_rss) for s in samples)
+    return covariance / spread * 60
 
 
 async def steady_load(
@@ -153,6 +168,7 @@ def run(rate: float, duration: float, every: float, database_url: str | None) ->
         "rss_max_mib": max(rss),
         "rss_after_drain_mib": round(rss_after_drain, 1),
         "rss_growth_second_half_mib": round(half[-1].rss_mib - half[0].rss_mib, 1),
+        "rss_slope_second_half_mib_per_min": round(slope_per_minute(half), 2),
         "inbound_waiting_start_end_max": (
             samples[0].inbound_waiting,
             samples[-1].inbound_waiting,
