@@ -27,7 +27,7 @@ import anyio
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from bot import inbox, outbox, retention, webhooks
+from bot import inbox, memory, outbox, retention, webhooks
 from bot.channels import Channels, build_channels
 from bot.config import Settings
 from bot.models import utcnow
@@ -51,6 +51,7 @@ JOBS.append(Job("inbox", 0.25, inbox.process_due))
 JOBS.append(Job("idle-conversations", 300.0, inbox.close_idle))
 JOBS.append(Job("erasures", 30.0, inbox.delete_erased))
 JOBS.append(Job("retention", 3600.0, retention.purge_job))
+JOBS.append(Job("malloc-trim", memory.TRIM_SECONDS, memory.FreeMemoryTrim()))
 
 
 class Wakeup:

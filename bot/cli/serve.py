@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 import uvicorn
 
+from bot import memory
+
 
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
@@ -12,6 +14,7 @@ def serve(
     workers: int = typer.Option(1, help="Worker processes."),
 ) -> None:
     """Serve the webhooks, the staff console and the web chat (uvicorn)."""
+    memory.limit_malloc_arenas()  # before uvicorn starts any thread
     uvicorn.run(
         "bot.app:create_app",
         factory=True,

@@ -7,13 +7,15 @@ import signal
 
 import typer
 
-from bot import db
+from bot import db, memory
 from bot.config import get_settings
-from bot.worker import run_worker
 
 
 def worker() -> None:
     """Run the background jobs until SIGINT/SIGTERM (several may run side by side)."""
+    memory.limit_malloc_arenas()  # before any thread starts: numpy's start with bot.worker
+    from bot.worker import run_worker
+
     settings = get_settings()
     engine = db.make_engine(settings.database_url)
 
