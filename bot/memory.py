@@ -11,17 +11,18 @@ with free holes that glibc keeps instead of handing them back (on SQLite the dri
 itself allocates and frees in those threads: each connection's page cache and
 statements, and a connection opened and closed whenever a sixth thread wants one).
 
-Two things, each measured on the 10-minute soak, keep it flat:
+Two things, each measured on the 10-minute soak, take most of it off:
 
 - ``limit_malloc_arenas``: two arenas (the effect of ``MALLOC_ARENA_MAX=2``), set
   first thing by ``helpline serve`` and ``helpline worker``, before any thread runs.
   An operator's own ``MALLOC_ARENA_MAX`` (or ``GLIBC_TUNABLES=glibc.malloc.arena_max``)
-  wins. The backlog was the same with two. The creep fell to a quarter.
+  wins. The backlog was the same with two; the creep fell to a third or a quarter.
 - ``FreeMemoryTrim``: a worker job that calls ``malloc_trim(0)`` at most once a
-  second, handing the free pages inside the arenas back. On its own it slowed the
-  creep by a quarter; with two arenas it took off most of what was left, all but
-  the page caches (once every 10 s made no difference). It costs microseconds when
-  there is little to hand back.
+  second, handing the free pages inside the arenas back. With two arenas it took
+  about 2 MB more off a 10-minute run (7-8 MB of growth instead of 9); on its own
+  it slowed the creep by a quarter. It costs microseconds when there is little to
+  hand back. What still grows is mostly SQLite's page caches, which stop at their
+  size.
 
 On anything but Linux with glibc (macOS, musl-based images) both do nothing.
 """

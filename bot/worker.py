@@ -51,6 +51,8 @@ JOBS.append(Job("inbox", 0.25, inbox.process_due))
 JOBS.append(Job("idle-conversations", 300.0, inbox.close_idle))
 JOBS.append(Job("erasures", 30.0, inbox.delete_erased))
 JOBS.append(Job("retention", 3600.0, retention.purge_job))
+# Hands glibc's free arena pages back to the system: a long-running instance's memory
+# otherwise creeps up (bot/memory.py says why and what it measured).
 JOBS.append(Job("malloc-trim", memory.TRIM_SECONDS, memory.FreeMemoryTrim()))
 
 
