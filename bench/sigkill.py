@@ -188,7 +188,11 @@ class Server:
 
     def start(self) -> Server:
         self.process = load.serve_helpline(self.port, 1, self.env)
-        load.wait_until_up(self.port, "/readyz", self.process)
+        try:
+            load.wait_until_up(self.port, "/readyz", self.process)
+        except BaseException:
+            self.stop()  # a server that never came up is not left running, orphaned
+            raise
         self.starts += 1
         return self
 
