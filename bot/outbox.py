@@ -371,7 +371,7 @@ def record_outcomes(engine: Engine, settings: Settings, outcomes: Sequence[Outco
     """Write how the sends went, in one transaction; the new status of each."""
     with session_scope(engine) as session:
         return [
-            _record_failure(session, settings, o, o.error, now=o.at)
+            _record_failure(session, settings, o, o.error)
             if o.error is not None
             else _record_sent(session, o.claim, o.provider_message_id or "", now=o.at)
             for o in outcomes
@@ -402,10 +402,10 @@ def _record_sent(session: Session, claim: Claim, provider_message_id: str, *, no
 
 
 def _record_failure(
-    session: Session, settings: Settings, outcome: Outcome, error: SendError, *, now: datetime
+    session: Session, settings: Settings, outcome: Outcome, error: SendError
 ) -> str:
     """Back to "queued" after a backoff, or "failed" for good."""
-    claim = outcome.claim
+    claim, now = outcome.claim, outcome.at
     reason = str(error)[:500]
     gave_up = claim.attempts >= settings.outbox_max_attempts
     if error.permanent or gave_up:
