@@ -4,7 +4,7 @@
 
 One run, two methods, each measured in its own process (so memory is its own):
 
-- ``matcher``: ``bot.engine.matcher`` as the service uses it (urgent rules, linear
+- ``matcher``: ``bot.nlu.matcher`` as the service uses it (urgent rules, linear
   classifier with an out-of-scope class, abstention, language identification);
 - ``baseline``: TF-IDF nearest example (the same word and character n-grams, cosine
   similarity to every knowledge-base example, abstain below 0.3) with py3langid alone
@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.config import PROJECT_HOME, Settings
-from bot.engine import evaluation
+from bot.nlu import evaluation
 
 DEFAULT_SET = PROJECT_HOME.parent / "shared" / "eval" / "dev.jsonl"
 PASSES = 3
@@ -49,9 +49,9 @@ class NearestExample:
     """TF-IDF nearest neighbour over the knowledge base's examples: the plain baseline."""
 
     def __init__(self, settings: Settings) -> None:
-        from bot.engine import langid_model
-        from bot.engine.features import Vectorizer, terms
-        from bot.engine.knowledge import get_knowledge
+        from bot.nlu import langid_model
+        from bot.nlu.features import Vectorizer, terms
+        from bot.nlu.knowledge import get_knowledge
 
         # The same cut-down py3langid as the matcher, so memory compares like with like.
         langid_model.use_cache_dir(settings.home / "var" / "cache")
@@ -78,7 +78,7 @@ class NearestExample:
         self.starts = np.searchsorted(features, np.arange(len(self.vectorizer) + 1))
 
     def match(self, text: str) -> BaselineMatch:
-        from bot.engine.language import py3langid_guess
+        from bot.nlu.language import py3langid_guess
 
         lang = py3langid_guess(text).lang
         query = self.vectorizer.transform(text)
@@ -109,7 +109,7 @@ def measure(method: str, path: Path) -> dict:
     items = evaluation.read_items(path)
     start = time.perf_counter()
     if method == "matcher":
-        from bot.engine.matcher import get_matcher
+        from bot.nlu.matcher import get_matcher
 
         match = get_matcher(settings).match
     else:

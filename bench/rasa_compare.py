@@ -8,7 +8,7 @@ Python 3.10 venv (docs/rasa.md says how to make one; without the variable this
 prints that and exits 0). The script exports the knowledge base
 (``helpline rasa export``), trains it (``rasa train nlu``), starts
 ``rasa run --enable-api`` on a free port on 127.0.0.1, and scores, with the matcher's
-own evaluation code (``bot.engine.evaluation``):
+own evaluation code (``bot.nlu.evaluation``):
 
 - ``builtin``: the built-in matcher;
 - ``rasa``: helpline's Rasa backend (``HELPLINE_NLU=rasa``: our urgent detection
@@ -42,17 +42,17 @@ import httpx
 from prometheus_client import REGISTRY
 
 from bot.config import PROJECT_HOME, get_settings
-from bot.engine.evaluation import format_table, read_items, run, score_by_language
-from bot.engine.knowledge import get_knowledge
-from bot.engine.matcher import Match, Matcher, get_matcher
-from bot.engine.rasa import (
+from bot.nlu.evaluation import format_table, read_items, run, score_by_language
+from bot.nlu.knowledge import get_knowledge
+from bot.nlu.matcher import Match, Matcher, get_matcher
+from bot.nlu.rasa import (
     FALLBACK_INTENT,
     RasaClient,
     RasaMatcher,
     export_project,
     intent_topics,
 )
-from bot.engine.text import normalize
+from bot.nlu.text import normalize
 
 EVAL_FILE = PROJECT_HOME.parent / "shared" / "eval" / "dev.jsonl"
 FIXTURES = PROJECT_HOME / "tests" / "fixtures" / "rasa"
@@ -77,7 +77,7 @@ docs/rasa.md). Training takes minutes rather than seconds.
 BUILTIN_PROBE = """\
 import json, resource, sys
 from bot.config import get_settings
-from bot.engine.matcher import get_matcher
+from bot.nlu.matcher import get_matcher
 settings = get_settings().model_copy(update={"nlu": "builtin"})
 get_matcher(settings).match("waar kan ik asiel aanvragen")
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -74,12 +74,12 @@ from bench.sigkill import (
     make_engine,
     stored_inbound,
 )
-from bot import stats
 from bot.config import Settings
 from bot.console.accounts import create_staff
-from bot.contacts import get_or_create_contact
+from bot.conversations import get_or_create_contact
 from bot.db import head_revision, session_scope
 from bot.models import Conversation, Direction, Message, MessageStatus, Owner, utcnow
+from bot.stats import records as stats
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PUBLIC_URL = "http://helpline.localhost"  # the load balancer's address: never contacted

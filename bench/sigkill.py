@@ -60,7 +60,7 @@ from bench import load
 from bot import db
 from bot.config import Settings
 from bot.models import Contact, Conversation, Direction, Message, MessageStatus
-from bot.privacy import decrypt_address
+from bot.privacy.addresses import decrypt_address
 from tests.fakes.server import Recorded, Reply
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.twilio_api import FakeTwilioAPI

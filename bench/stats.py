@@ -29,9 +29,9 @@ from sqlalchemy import Engine, event, insert, text
 from sqlmodel import Session
 
 from bot import db
-from bot.exports import records_csv, records_xlsx, report_csv, report_xlsx
 from bot.models import ContactRecord
-from bot.reports import Period, build_report, report_json
+from bot.stats.exports import records_csv, records_xlsx, report_csv, report_xlsx
+from bot.stats.reports import Period, build_report, report_json
 
 TZ = ZoneInfo("Europe/Brussels")
 YEAR = 2024

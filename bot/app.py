@@ -9,10 +9,12 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Engine
 
-from bot import __version__, db, health, observability, security, webchat, webhooks, worker
+from bot import __version__, db, webhooks, worker
+from bot.channels.webchat import routes as webchat
 from bot.config import Settings, get_settings
 from bot.console import router as console_router
 from bot.console import stats as console_stats
+from bot.ops import health, observability, security
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:

@@ -14,13 +14,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
-from bot import db, stats
+from bot import db
 from bot.config import Settings
 from bot.console.accounts import create_staff
 from bot.console.auth import find_staff
-from bot.contacts import find_contact, get_or_create_contact
-from bot.engine.knowledge import KnowledgeError, get_knowledge
+from bot.conversations import find_contact, get_or_create_contact
 from bot.models import Conversation, Direction, Message, MessageStatus, Owner, Role, Sender
+from bot.nlu.knowledge import KnowledgeError, get_knowledge
+from bot.stats import records as stats
 
 DEMO_EMAIL = "demo@helpline.test"
 DEMO_CHANNEL = "webchat"

@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import case, update
 from sqlmodel import Session, col, select
 
-from bot import stats
 from bot.hours import OpeningHours
 from bot.models import Conversation, Owner, StaffUser
+from bot.stats import records as stats
 
 
 class Outcome(StrEnum):

@@ -22,12 +22,11 @@ from sqlalchemy import Engine, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
-from bot import outbox, ratelimit, retention, stats
+from bot import outbox
 from bot.config import Settings
-from bot.contacts import get_or_create_contact
+from bot.conversations import get_or_create_contact
 from bot.db import session_scope
-from bot.engine.flows import ERASED, FlowEngine, Turn, get_flow_engine
-from bot.engine.urgent import find_urgent
+from bot.dialogue.engine import ERASED, FlowEngine, Turn, get_flow_engine
 from bot.handoff import request_handoff
 from bot.i18n import strip_isolates
 from bot.messages import Inbound
@@ -41,7 +40,11 @@ from bot.models import (
     Owner,
     Sender,
 )
-from bot.observability import INBOUND
+from bot.nlu.urgent import find_urgent
+from bot.ops import ratelimit
+from bot.ops.observability import INBOUND
+from bot.privacy import retention
+from bot.stats import records as stats
 
 IDLE_AFTER = timedelta(hours=24)
 ERASE_GIVE_UP_AFTER = timedelta(hours=1)  # the goodbye of an erasure could not be sent

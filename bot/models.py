@@ -189,7 +189,7 @@ class ContactRecord(SQLModel, table=True):
     """One contact, for the statistics. Holds no personal data."""
 
     __tablename__ = "contact_record"
-    # The reports read these indexes and never the table (see bot/reports.py): a
+    # The reports read these indexes and never the table (see bot/stats/reports.py): a
     # period's range, and the groups the reports count in index order (no sorting).
     __table_args__ = (
         Index(

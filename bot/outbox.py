@@ -44,7 +44,6 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from bot import observability
 from bot.channels import Channel, Channels, SendError
 from bot.config import Settings, get_settings
 from bot.db import session_scope
@@ -57,7 +56,8 @@ from bot.models import (
     MessageStatus,
     utcnow,
 )
-from bot.privacy import decrypt_address
+from bot.ops import observability
+from bot.privacy.addresses import decrypt_address
 
 log = logging.getLogger(__name__)
 

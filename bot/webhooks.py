@@ -26,13 +26,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from bot import inbox, observability, outbox
+from bot import inbox, outbox
 from bot.channels import telegram, whatsapp
 from bot.config import Settings
 from bot.db import session_scope
 from bot.deps import EngineDep, SettingsDep
 from bot.messages import Inbound
 from bot.models import utcnow
+from bot.ops import observability
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks", tags=["webhooks"], include_in_schema=False)

@@ -27,10 +27,12 @@ import anyio
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from bot import inbox, memory, outbox, retention, webhooks
+from bot import inbox, outbox, webhooks
 from bot.channels import Channels, build_channels
 from bot.config import Settings
 from bot.models import utcnow
+from bot.ops import malloc as memory
+from bot.privacy import retention
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ JOBS.append(Job("idle-conversations", 300.0, inbox.close_idle))
 JOBS.append(Job("erasures", 30.0, inbox.delete_erased))
 JOBS.append(Job("retention", 3600.0, retention.purge_job))
 # Hands glibc's free arena pages back to the system: a long-running instance's memory
-# otherwise creeps up (bot/memory.py says why and what it measured).
+# otherwise creeps up (bot/ops/malloc.py says why and what it measured).
 JOBS.append(Job("malloc-trim", memory.TRIM_SECONDS, memory.FreeMemoryTrim()))
 
 

@@ -9,11 +9,11 @@ import sys
 
 import pytest
 
-from bot import memory
+from bot.ops import malloc as memory
 
 
 class FakeLibc:
-    """glibc's ``mallopt`` and ``malloc_trim`` as far as bot.memory uses them."""
+    """glibc's ``mallopt`` and ``malloc_trim`` as far as bot.ops.malloc uses them."""
 
     def __init__(self, accepts: bool = True) -> None:
         self.calls: list[tuple[int, int]] = []
@@ -73,7 +73,7 @@ def test_a_refused_limit_is_not_passed_on() -> None:
 
 CHILD = """
 import os, subprocess, sys
-from bot import memory
+from bot.ops import malloc as memory
 print(memory.limit_malloc_arenas())
 print(subprocess.run([sys.executable, "-c", "import os; print(os.environ.get('MALLOC_ARENA_MAX'))"],
                      capture_output=True, text=True, check=True).stdout.strip())

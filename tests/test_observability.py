@@ -8,10 +8,10 @@ from sqlmodel import Session
 
 from bot import inbox
 from bot.config import Settings
-from bot.contacts import get_or_create_contact
+from bot.conversations import get_or_create_contact
 from bot.messages import Inbound
 from bot.models import Conversation, Owner, utcnow
-from bot.observability import JsonFormatter, request_id_var
+from bot.ops.observability import JsonFormatter, request_id_var
 
 
 def test_metrics_are_served_in_prometheus_format(client: TestClient) -> None:

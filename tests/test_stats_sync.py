@@ -2,9 +2,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from bot.config import Settings
-from bot.contacts import get_or_create_contact
+from bot.conversations import get_or_create_contact
 from bot.models import ContactRecord, Conversation, Owner, utcnow
-from bot.stats import sync_record
+from bot.stats.records import sync_record
 
 
 def test_a_conversation_has_one_anonymous_record_that_follows_it(

@@ -19,7 +19,7 @@ __all__ = ["FACTORIES", "Channel", "Channels", "SendError", "build_channels"]
 FACTORIES: dict[str, str] = {
     "telegram": "bot.channels.telegram:from_settings",
     "whatsapp": "bot.channels.whatsapp:from_settings",
-    "webchat": "bot.channels.webchat:from_settings",
+    "webchat": "bot.channels.webchat.channel:from_settings",
 }
 
 

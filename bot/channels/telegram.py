@@ -30,7 +30,7 @@ from telegram.request import HTTPXRequest
 from bot.channels.base import NEVER_SENT, Channel, SendError
 from bot.config import Settings
 from bot.messages import Inbound, Outbound
-from bot.privacy import address_hash
+from bot.privacy.addresses import address_hash
 
 # python-telegram-bot 22 warns whenever it builds a RetryAfter (its int-or-timedelta
 # migration) unless the process opts in to timedelta durations, which we handle.

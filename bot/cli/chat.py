@@ -17,8 +17,8 @@ from sqlmodel import Session, col, select
 
 from bot import db, inbox
 from bot.config import Settings, get_settings
-from bot.contacts import find_contact
-from bot.engine.flows import FlowEngine
+from bot.conversations import find_contact
+from bot.dialogue.engine import FlowEngine
 from bot.i18n import strip_isolates
 from bot.messages import Inbound
 from bot.models import Conversation, Direction, Message, Sender, utcnow

@@ -24,7 +24,7 @@ def _directory(directory: Path | None) -> Path:
 @app.command("validate")
 def validate(directory: Path | None = DirArgument) -> None:
     """Report errors (exit status 1) and warnings (overdue reviews) in the knowledge base."""
-    from bot.engine.knowledge import validate as check
+    from bot.nlu.knowledge import validate as check
 
     path = _directory(directory)
     errors, warnings = check(path)
@@ -40,8 +40,8 @@ def validate(directory: Path | None = DirArgument) -> None:
 @app.command("coverage")
 def coverage(directory: Path | None = DirArgument) -> None:
     """Print a table of topics x languages: ok, missing, overdue or few examples."""
-    from bot.engine.knowledge import LANGUAGES
-    from bot.engine.knowledge import coverage as table_of
+    from bot.nlu.knowledge import LANGUAGES
+    from bot.nlu.knowledge import coverage as table_of
 
     ids, table = table_of(_directory(directory))
     width = max([len("topic"), *map(len, ids)])

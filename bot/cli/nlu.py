@@ -35,7 +35,7 @@ def _answer(matcher: Any, line: str) -> dict[str, Any]:
 
 def match() -> None:
     """Match JSON lines from stdin; write one JSON line per input to stdout."""
-    from bot.engine.matcher import get_matcher
+    from bot.nlu.matcher import get_matcher
 
     matcher = get_matcher(get_settings())
     for line in sys.stdin:
@@ -49,8 +49,8 @@ def evaluate(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Labelled JSON lines."),
 ) -> None:
     """Score the matcher on FILE: top-1, urgent recall, nulls answered, language, latency."""
-    from bot.engine import evaluation
-    from bot.engine.matcher import get_matcher
+    from bot.nlu import evaluation
+    from bot.nlu.matcher import get_matcher
 
     try:
         items = evaluation.read_items(file)

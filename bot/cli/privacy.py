@@ -8,9 +8,9 @@ import typer
 
 from bot import audit, db
 from bot.config import get_settings
-from bot.contacts import find_contact
+from bot.conversations import find_contact
 from bot.models import utcnow
-from bot.retention import erase_contact, export_contact, purge_expired
+from bot.privacy.retention import erase_contact, export_contact, purge_expired
 
 retention_app = typer.Typer(help="Delete old message texts.", no_args_is_help=True)
 contact_app = typer.Typer(

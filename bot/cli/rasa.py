@@ -19,8 +19,8 @@ def export(
     ),
 ) -> None:
     """Write config.yml, domain.yml and data/nlu.yml: one intent per topic, six languages."""
-    from bot.engine.knowledge import KnowledgeError, load_knowledge
-    from bot.engine.rasa import RasaExportError, export_project, intent_topics
+    from bot.nlu.knowledge import KnowledgeError, load_knowledge
+    from bot.nlu.rasa import RasaExportError, export_project, intent_topics
 
     path = knowledge_dir or get_settings().knowledge_dir
     assert path is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 import uvicorn
 
-from bot import memory
+from bot.ops import malloc as memory
 
 
 def serve(

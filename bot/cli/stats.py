@@ -10,11 +10,12 @@ import typer
 from sqlalchemy import text
 from sqlmodel import Session
 
-from bot import db, exports
+from bot import db
 from bot.config import get_settings
 from bot.models import utcnow
-from bot.reports import CHAT_CHANNELS, Period, Report, Split, build_report, report_json
-from bot.stats import ImportRejected, import_records, read_import
+from bot.stats import exports
+from bot.stats.records import ImportRejected, import_records, read_import
+from bot.stats.reports import CHAT_CHANNELS, Period, Report, Split, build_report, report_json
 
 contacts_app = typer.Typer(help="Contact records for the statistics.", no_args_is_help=True)
 

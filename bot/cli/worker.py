@@ -7,8 +7,9 @@ import signal
 
 import typer
 
-from bot import db, memory
+from bot import db
 from bot.config import get_settings
+from bot.ops import malloc as memory
 
 
 def worker() -> None:

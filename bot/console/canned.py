@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 
 from bot.config import Settings
-from bot.engine.knowledge import KnowledgeBase, KnowledgeError, get_knowledge
+from bot.nlu.knowledge import KnowledgeBase, KnowledgeError, get_knowledge
 
 log = logging.getLogger(__name__)
 REFERENCE_LANGUAGES = ("nl", "fr", "en")

@@ -32,7 +32,7 @@ from bot.models import (
     StaffUser,
     utcnow,
 )
-from bot.privacy import decrypt_address, mask_address
+from bot.privacy.addresses import decrypt_address, mask_address
 
 log = logging.getLogger(__name__)
 router = console_router()

@@ -3,7 +3,7 @@ correcting a mistake: ``/console/log``.
 
 The form keeps the channel and language of the previous entry, so a morning of
 phone calls is a topic and a click each. Staff correct or delete their own entries
-of the last week; admins any console entry (``bot.stats.may_change``). Nothing
+of the last week; admins any console entry (``bot.stats.records.may_change``). Nothing
 personal is asked: no name, number or address, only what the statistics count.
 """
 
@@ -28,7 +28,7 @@ from bot.console.routing import console_router
 from bot.console.templating import console_locale, render, translator
 from bot.deps import SessionDep, SettingsDep
 from bot.models import Channel, ContactRecord, Role, StaffUser, utcnow
-from bot.stats import (
+from bot.stats.records import (
     LOGGED_CHANNELS,
     MAX_MINUTES,
     MAX_PARTICIPANTS,

@@ -1,7 +1,7 @@
 """The statistics page ``/console/stats``: the report for a year, a month or a range of
 days, its bar chart (SVG drawn here, no script), and its exports.
 
-Staff and admins see the same figures the annual report needs (``bot.reports``);
+Staff and admins see the same figures the annual report needs (``bot.stats.reports``);
 the exports are the same report as CSV and XLSX, and one row per contact record.
 The manual-logging form lives in ``bot.console.log_contact`` and hangs off this router.
 """
@@ -21,7 +21,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import Engine
 
-from bot import audit, exports
+from bot import audit
 from bot.console import log_contact
 from bot.console.auth import CurrentStaff
 from bot.console.canned import knowledge, reference_language
@@ -31,7 +31,8 @@ from bot.console.templating import console_locale, render, translator
 from bot.db import session_scope
 from bot.deps import EngineDep, SessionDep, SettingsDep
 from bot.models import utcnow
-from bot.reports import CHAT_CHANNELS, UNKNOWN, Period, Report, build_report
+from bot.stats import exports
+from bot.stats.reports import CHAT_CHANNELS, UNKNOWN, Period, Report, build_report
 
 pages = console_router()
 

@@ -22,7 +22,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.channels import Channels, build_channels
 from bot.config import Settings
-from bot.contacts import get_or_create_contact
+from bot.conversations import get_or_create_contact
 from bot.db import session_scope
 from bot.models import Contact, Conversation, Message, utcnow
 from tests.fakes.telegram_api import FakeTelegramAPI

@@ -20,12 +20,13 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from bot import inbox, retention
+from bot import inbox
 from bot.app import create_app
 from bot.config import Settings
 from bot.db import session_scope
 from bot.messages import Inbound
 from bot.models import Contact, Conversation, Message, utcnow
+from bot.privacy import retention
 from tests.channels.conftest import fixture, inbound_messages, post_telegram
 from tests.conftest import POSTGRES_URL
 

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 
 from bot.app import create_app
 from bot.config import Settings
-from bot.contacts import find_contact
+from bot.conversations import find_contact
 from bot.db import make_engine, session_scope
 from tests.channels.conftest import fixture, inbound_messages, post_telegram
 from tests.fakes.telegram_api import FakeTelegramAPI

@@ -13,7 +13,7 @@ from bot.app import create_app
 from bot.config import Settings
 from bot.db import make_engine, session_scope
 from bot.models import Contact, Message
-from bot.privacy import address_hash
+from bot.privacy.addresses import address_hash
 from tests.channels.conftest import (
     fixture,
     inbound_messages,

@@ -8,7 +8,7 @@ from argon2 import PasswordHasher
 from sqlmodel import Session
 
 from bot.config import Settings
-from bot.contacts import get_or_create_contact
+from bot.conversations import get_or_create_contact
 from bot.models import Conversation, Direction, Message, Owner, Sender, StaffUser, utcnow
 
 # Cheap parameters keep tests fast; production uses argon2-cffi's defaults.

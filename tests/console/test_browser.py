@@ -27,10 +27,10 @@ from sqlmodel import Session, select
 from bot import inbox, outbox
 from bot.channels import build_channels
 from bot.config import Settings
-from bot.engine.flows import get_flow_engine
-from bot.engine.knowledge import get_knowledge
+from bot.dialogue.engine import get_flow_engine
 from bot.i18n import strip_isolates
 from bot.models import Conversation, Owner, utcnow
+from bot.nlu.knowledge import get_knowledge
 from tests.browser import BROWSER_TESTS, launch_chromium
 from tests.conftest import LiveServer
 from tests.console.factories import PASSWORD, add_conversation, add_staff

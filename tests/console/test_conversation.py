@@ -284,7 +284,7 @@ def test_a_canned_answer_reply_records_its_topic(
 def test_canned_answers_show_the_pashto_text_next_to_the_staff_language(
     engine: Engine, settings: Settings, alice: Staff
 ) -> None:
-    from bot.engine.knowledge import load_knowledge
+    from bot.nlu.knowledge import load_knowledge
 
     assert settings.knowledge_dir is not None
     kb = load_knowledge(settings.knowledge_dir)

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from bot.config import PROJECT_HOME
-from bot.engine.knowledge import LANGUAGES, cached_knowledge
-from bot.engine.matcher import Matcher, load_or_train
+from bot.nlu.knowledge import LANGUAGES, cached_knowledge
+from bot.nlu.matcher import Matcher, load_or_train
 
 KNOWLEDGE = PROJECT_HOME / "knowledge"
 TODAY = dt.date(2026, 11, 26)

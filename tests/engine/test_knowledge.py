@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.engine.knowledge import (
+from bot.nlu.knowledge import (
     KnowledgeError,
     coverage,
     load_knowledge,

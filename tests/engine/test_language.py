@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.engine.language import LanguageIdentifier, dominant_script
-from bot.engine.matcher import Matcher
+from bot.nlu.language import LanguageIdentifier, dominant_script
+from bot.nlu.matcher import Matcher
 
 
 @pytest.fixture(scope="module")

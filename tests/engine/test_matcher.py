@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine.knowledge import cached_knowledge, load_knowledge
-from bot.engine.matcher import Matcher, knowledge_fingerprint, load_or_train
+from bot.nlu.knowledge import cached_knowledge, load_knowledge
+from bot.nlu.matcher import Matcher, knowledge_fingerprint, load_or_train
 from tests.engine.conftest import KNOWLEDGE, KnowledgeWriter, topic_data
 
 
@@ -131,7 +131,7 @@ def test_changing_the_knowledge_base_changes_the_cache_key(
 def test_retraining_keeps_only_a_few_cached_models(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import os
 
-    from bot.engine.matcher import _prune
+    from bot.nlu.matcher import _prune
 
     for age, name in enumerate(["a", "b", "c", "d", "e", "f"]):
         stale = tmp_path / f"matcher-{name}.npz"

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.engine.matcher import Matcher
-from bot.engine.urgent import find_urgent
+from bot.nlu.matcher import Matcher
+from bot.nlu.urgent import find_urgent
 
 EMERGENCIES = {
     "nl": [

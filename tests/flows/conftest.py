@@ -19,13 +19,13 @@ from sqlmodel import Session, col, select
 
 from bot import inbox
 from bot.config import Settings
-from bot.engine.flows import FlowEngine, load_flows
-from bot.engine.knowledge import get_knowledge
-from bot.engine.language import detect_language
+from bot.dialogue.engine import FlowEngine, load_flows
 from bot.hours import OpeningHours
 from bot.i18n import strip_isolates
 from bot.messages import Inbound
 from bot.models import Contact, Conversation, Direction, Message
+from bot.nlu.knowledge import get_knowledge
+from bot.nlu.language import detect_language
 
 MONDAY_MORNING = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # 10:00 in Brussels: open
 SATURDAY = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)  # closed until Monday 9:00
@@ -250,14 +250,14 @@ class Chat:
         return new
 
     def contact_id(self, session: Session) -> int | None:
-        from bot.contacts import find_contact
+        from bot.conversations import find_contact
 
         contact = find_contact(session, self.settings, self.channel, self.address)
         return contact.id if contact else None
 
     def contact(self) -> Contact:
         with Session(self.engine) as session:
-            from bot.contacts import find_contact
+            from bot.conversations import find_contact
 
             found = find_contact(session, self.settings, self.channel, self.address)
             assert found is not None

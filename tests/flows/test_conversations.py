@@ -6,9 +6,9 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.config import LANGUAGES
-from bot.engine.knowledge import get_knowledge
 from bot.i18n import LANGUAGE_NAMES, PDI, RLI, speaker
 from bot.models import ContactRecord, Conversation, Message, Owner
+from bot.nlu.knowledge import get_knowledge
 from tests.flows.conftest import SAMPLES, SATURDAY, Chat
 
 

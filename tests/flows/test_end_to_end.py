@@ -27,10 +27,10 @@ from bot import inbox, outbox
 from bot.app import create_app
 from bot.channels import build_channels
 from bot.config import LANGUAGES, Settings
-from bot.engine.flows import FlowEngine, get_flow_engine
-from bot.engine.knowledge import get_knowledge
+from bot.dialogue.engine import FlowEngine, get_flow_engine
 from bot.i18n import PDI, RLI, speaker, strip_isolates
 from bot.models import Conversation, Owner, utcnow
+from bot.nlu.knowledge import get_knowledge
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.twilio_api import FakeTwilioAPI
 from tests.flows.conftest import SAMPLES

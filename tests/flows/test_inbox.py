@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from bot import db, inbox
 from bot.config import Settings
-from bot.engine.flows import FlowEngine
+from bot.dialogue.engine import FlowEngine
 from bot.messages import Inbound
 from bot.models import (
     Contact,

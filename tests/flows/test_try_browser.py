@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from bot.app import create_app
 from bot.config import Settings
-from bot.engine.knowledge import get_knowledge
+from bot.nlu.knowledge import get_knowledge
 from tests.browser import BROWSER_TESTS, launch_chromium
 from tests.conftest import LiveServer
 from tests.flows.conftest import SAMPLES

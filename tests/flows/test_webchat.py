@@ -15,7 +15,7 @@ from bot.app import create_app
 from bot.channels import build_channels
 from bot.cli.chat import chat_loop
 from bot.config import Settings
-from bot.engine.flows import FlowEngine
+from bot.dialogue.engine import FlowEngine
 from bot.models import utcnow
 from tests.flows.conftest import MONDAY_MORNING, SAMPLES
 

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from bot import inbox
 from bot.config import Settings
-from bot.engine.flows import get_flow_engine
+from bot.dialogue.engine import get_flow_engine
 from bot.messages import Inbound
 from bot.models import Direction, Message, MessageStatus, utcnow
 from tests.fuzz.strategies import FUZZ, any_text, tricky_text

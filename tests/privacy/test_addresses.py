@@ -2,8 +2,8 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from bot.config import Settings
-from bot.contacts import find_contact, get_or_create_contact
-from bot.privacy import decrypt_address, mask_address
+from bot.conversations import find_contact, get_or_create_contact
+from bot.privacy.addresses import decrypt_address, mask_address
 
 
 def test_phone_numbers_are_not_stored_in_clear(engine: Engine, settings: Settings) -> None:

@@ -10,10 +10,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from bot.config import Settings
-from bot.contacts import get_or_create_contact
+from bot.conversations import get_or_create_contact
 from bot.models import AuditEntry, ContactRecord, Conversation, Message, Owner, WebchatStart
-from bot.retention import erase_contact, export_contact, purge_expired, purge_job
-from bot.stats import sync_record
+from bot.privacy.retention import erase_contact, export_contact, purge_expired, purge_job
+from bot.stats.records import sync_record
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 

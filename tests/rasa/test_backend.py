@@ -15,9 +15,9 @@ import pytest
 from prometheus_client import REGISTRY
 
 from bot.config import PROJECT_HOME, Settings
-from bot.engine.matcher import Matcher, get_matcher
-from bot.engine.rasa import RasaClient, RasaMatcher, _cached_rasa_matcher
-from bot.observability import JsonFormatter
+from bot.nlu.matcher import Matcher, get_matcher
+from bot.nlu.rasa import RasaClient, RasaMatcher, _cached_rasa_matcher
+from bot.ops.observability import JsonFormatter
 from tests.conftest import free_port
 from tests.fakes.server import Fault
 from tests.rasa.fake_rasa import FakeRasa
@@ -208,7 +208,7 @@ def test_built_in_matcher_answers_when_rasa_fails_and_the_failure_is_counted(
     else:
         fake_rasa.garbage_next(failure)
     before = fallbacks()
-    with caplog.at_level(logging.WARNING, logger="bot.engine.rasa"):
+    with caplog.at_level(logging.WARNING, logger="bot.nlu.rasa"):
         found = matcher.match(text)
     assert found == builtin.match(text)
     assert fallbacks() == before + 1

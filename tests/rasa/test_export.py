@@ -15,15 +15,15 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.config import LANGUAGES, PROJECT_HOME
-from bot.engine.knowledge import Answer, KnowledgeBase, Topic, load_knowledge
-from bot.engine.rasa import (
+from bot.nlu.knowledge import Answer, KnowledgeBase, Topic, load_knowledge
+from bot.nlu.rasa import (
     CONFIDENCE_THRESHOLD,
     FALLBACK_INTENT,
     RasaExportError,
     intent_name,
     project_files,
 )
-from bot.engine.text import normalize
+from bot.nlu.text import normalize
 
 KNOWLEDGE = PROJECT_HOME / "knowledge"
 

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from bot import handoff, inbox, outbox
 from bot.config import Settings
 from bot.db import session_scope
-from bot.engine.flows import ERASED
+from bot.dialogue.engine import ERASED
 from bot.messages import Inbound
 from bot.models import Contact, Conversation, Message, Owner, utcnow
 from bot.webhooks import InboundWriter

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.config import Settings
-from bot.engine.flows import FlowEngine
+from bot.dialogue.engine import FlowEngine
 
 # Fixtures defined once elsewhere, re-exported: the channel tests' ``settings`` (both
 # providers pointed at their fakes, no background worker) with its webhook secret, and

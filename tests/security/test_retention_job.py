@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from bot import worker
 from bot.channels import build_channels
 from bot.config import Settings
-from bot.contacts import get_or_create_contact
+from bot.conversations import get_or_create_contact
 from bot.models import Conversation, Message, Owner
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

@@ -26,12 +26,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from bot import webchat
 from bot.app import create_app
+from bot.channels.webchat import routes as webchat
 from bot.config import Settings
 from bot.messages import Inbound
 from bot.models import Contact, Message, WebchatStart, utcnow
-from bot.privacy import address_hash
+from bot.privacy.addresses import address_hash
 from tests.serving import helpline_serve
 
 LIMIT = 3

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 from bot.app import create_app
 from bot.config import Settings
 from bot.db import make_engine
-from bot.engine.flows import FlowEngine
+from bot.dialogue.engine import FlowEngine
 from bot.inbox import process_due
 from bot.models import utcnow
 from tests.channels.conftest import (

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from bot.config import Settings
-from bot.contacts import get_or_create_contact
+from bot.conversations import get_or_create_contact
 from bot.models import Conversation
-from bot.stats import import_records, read_import, sync_record
+from bot.stats.records import import_records, read_import, sync_record
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 FIXTURE_2024 = Path(__file__).parent.parent / "fixtures" / "stats" / "infolijn-2024.csv"

@@ -10,9 +10,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.config import Settings
-from bot.exports import RECORD_COLUMNS, records_csv, records_xlsx, report_csv, report_xlsx
 from bot.models import utcnow
-from bot.reports import Period, build_report
+from bot.stats.exports import RECORD_COLUMNS, records_csv, records_xlsx, report_csv, report_xlsx
+from bot.stats.reports import Period, build_report
 from tests.stats.helpers import BRUSSELS, FIXTURE_2024, chat, import_file
 
 EXPECTED = {  # staff line: (total, monthly average), annual report 2024

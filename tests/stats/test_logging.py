@@ -9,8 +9,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.models import ContactRecord
-from bot.reports import Period, build_report
-from bot.stats import (
+from bot.stats.records import (
     LoggedContact,
     NotAllowed,
     RecordError,
@@ -19,6 +18,7 @@ from bot.stats import (
     recent_logged,
     update_logged,
 )
+from bot.stats.reports import Period, build_report
 from tests.console.factories import add_staff
 from tests.stats.helpers import BRUSSELS
 

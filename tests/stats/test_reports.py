@@ -12,8 +12,8 @@ from bot import handoff
 from bot.config import Settings
 from bot.hours import OpeningHours
 from bot.models import Conversation, Owner, utcnow
-from bot.reports import Period, build_report, report_json, round_half_up
-from bot.stats import LoggedContact, log_contact, sync_record
+from bot.stats.records import LoggedContact, log_contact, sync_record
+from bot.stats.reports import Period, build_report, report_json, round_half_up
 from tests.console.factories import add_staff
 from tests.stats.helpers import BRUSSELS, FIXTURE_2024, chat, import_file
 

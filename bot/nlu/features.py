@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.engine.text import normalize
+from bot.nlu.text import normalize
 
 CHAR_SIZES = (2, 3, 4, 5)
 CHAR_WEIGHT = 1.4

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from bot.config import LANGUAGES
-from bot.engine.text import normalize
+from bot.nlu.text import normalize
 
 if TYPE_CHECKING:
     from bot.config import Settings

@@ -17,7 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
-from bot.engine.knowledge import LANGUAGES
+from bot.nlu.knowledge import LANGUAGES
 
 OVERALL = "all"
 

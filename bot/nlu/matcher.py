@@ -2,7 +2,7 @@
 
 In order:
 
-1. Emergencies first: the curated rules of ``bot.engine.urgent``; ``urgent`` wins over
+1. Emergencies first: the curated rules of ``bot.nlu.urgent``; ``urgent`` wins over
    every other topic.
 2. A linear classifier over word and character n-grams (``features``, ``classifier``),
    trained on the knowledge base's examples and titles in all six languages, plus one
@@ -32,23 +32,23 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bot.engine import langid_model
-from bot.engine.classifier import LinearClassifier
-from bot.engine.features import Vectorizer, normalized_terms, terms
-from bot.engine.knowledge import (
+from bot.nlu import langid_model
+from bot.nlu.classifier import LinearClassifier
+from bot.nlu.features import Vectorizer, normalized_terms, terms
+from bot.nlu.knowledge import (
     LANGUAGES,
     KnowledgeBase,
     cached_knowledge,
     get_knowledge,
     read_yaml,
 )
-from bot.engine.language import LanguageIdentifier
-from bot.engine.text import normalize
-from bot.engine.urgent import find_urgent_normalized
+from bot.nlu.language import LanguageIdentifier
+from bot.nlu.text import normalize
+from bot.nlu.urgent import find_urgent_normalized
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.engine.rasa import RasaMatcher
+    from bot.nlu.rasa import RasaMatcher
 
 URGENT = "urgent"
 OUT_OF_SCOPE = "(out of scope)"
@@ -290,7 +290,7 @@ def get_matcher(settings: Settings) -> Matcher | RasaMatcher:
     langid_model.use_cache_dir(cache_dir)
     matcher = _cached_matcher(knowledge.path, cache_dir)
     if settings.nlu == "rasa":
-        from bot.engine.rasa import rasa_matcher
+        from bot.nlu.rasa import rasa_matcher
 
         return rasa_matcher(settings, matcher)
     return matcher

@@ -6,7 +6,7 @@ knowledge base's ``urgent`` examples) catches more wording; these rules make sur
 obvious cases never depend on a score. A false alarm costs a staff member a minute; a
 missed emergency can cost a life, so when in doubt a rule stays.
 
-Rules are regular expressions over normalised text (``bot.engine.text.normalize``:
+Rules are regular expressions over normalised text (``bot.nlu.text.normalize``:
 lower case, no Latin accents, one spelling per Arabic-script letter, punctuation
 removed), so they are written without accents and with ی ک گ (not ي ك ګ). A rule is
 one pattern, or a tuple of patterns that must all match (a child *and* the street at
@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.engine.text import normalize, normalize_letters
+from bot.nlu.text import normalize, normalize_letters
 
 # Someone afraid of what awaits them in the country they fled: an asylum question.
 _BACK_HOME = (

@@ -17,8 +17,8 @@ from sqlmodel import Session, col, select
 from bot.config import Settings
 from bot.db import session_scope
 from bot.models import Contact, ContactRecord, Conversation, Message, Owner, WebchatStart
-from bot.privacy import decrypt_address
-from bot.ratelimit import NewChatLimit
+from bot.ops.ratelimit import NewChatLimit
+from bot.privacy.addresses import decrypt_address
 
 
 def purge_expired(session: Session, settings: Settings, *, now: datetime) -> int:

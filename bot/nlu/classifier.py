@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bot.engine.features import SparseVector
+from bot.nlu.features import SparseVector
 
 EPOCHS = 10
 MARGIN = 1.0

@@ -1,7 +1,7 @@
 """The web chat: the ``/try`` page and ``helpline chat`` in a terminal.
 
 Nothing leaves the server: "sending" only records the message as sent, and the page
-fetches what was sent (``bot/webchat.py``). It is always configured, so that anyone
+fetches what was sent (``bot/channels/webchat/routes.py``). It is always configured, so that anyone
 can try the whole bot without a Telegram or Twilio account.
 """
 

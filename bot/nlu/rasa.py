@@ -13,7 +13,7 @@ helpline reaches it at ``HELPLINE_RASA_URL``. This module holds both halves:
   matcher answers, and the failure is logged (never the message) and counted in
   ``helpline_nlu_fallbacks_total``.
 
-Both sides see text through ``bot.engine.text.normalize``: the examples are exported
+Both sides see text through ``bot.nlu.text.normalize``: the examples are exported
 normalised and messages are sent normalised, so Rasa learns and predicts on the
 same spelling of Arabic-script letters, accents and repeated letters that the
 built-in matcher uses.
@@ -35,13 +35,13 @@ import httpx
 import yaml
 
 from bot.config import LANGUAGES
-from bot.engine.text import normalize
-from bot.observability import NLU_FALLBACKS
+from bot.nlu.text import normalize
+from bot.ops.observability import NLU_FALLBACKS
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.engine.knowledge import KnowledgeBase
-    from bot.engine.matcher import Match, Matcher
+    from bot.nlu.knowledge import KnowledgeBase
+    from bot.nlu.matcher import Match, Matcher
 
 logger = logging.getLogger(__name__)
 

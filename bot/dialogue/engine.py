@@ -28,17 +28,18 @@ import yaml
 from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
-from bot import outbox, stats
+from bot import outbox
 from bot.config import LANGUAGES, Settings
-from bot.engine.knowledge import KnowledgeBase, get_knowledge
-from bot.engine.matcher import get_matcher
-from bot.engine.text import normalize
 from bot.handoff import HandoffResult, request_handoff
 from bot.hours import OpeningHours
 from bot.i18n import LANGUAGE_NAMES, Speaker, isolate, speaker
 from bot.messages import Button
 from bot.models import Contact, ContactRecord, Conversation, Message, Owner
-from bot.observability import MATCHES
+from bot.nlu.knowledge import KnowledgeBase, get_knowledge
+from bot.nlu.matcher import get_matcher
+from bot.nlu.text import normalize
+from bot.ops.observability import MATCHES
+from bot.stats import records as stats
 
 LANGUAGE_CONFIDENCE = 0.75  # below this, ask the person which language they write
 MAX_INSTRUCTIONS = 200  # per turn: a loop of "go"s in a flow file stops here
@@ -54,7 +55,7 @@ class FlowError(Exception):
 
 
 class MatchLike(Protocol):
-    """What the engine reads of ``bot.engine.matcher.Match`` (tests pass small fakes)."""
+    """What the engine reads of ``bot.nlu.matcher.Match`` (tests pass small fakes)."""
 
     @property
     def topic(self) -> str | None: ...

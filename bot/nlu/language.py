@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bot.config import LANGUAGES
-from bot.engine import langid_model
-from bot.engine.langid_model import py3langid_scores
-from bot.engine.text import normalize
+from bot.nlu import langid_model
+from bot.nlu.langid_model import py3langid_scores
+from bot.nlu.text import normalize
 
 if TYPE_CHECKING:
-    from bot.engine.knowledge import KnowledgeBase
+    from bot.nlu.knowledge import KnowledgeBase
 
 __all__ = ["LANGUAGES", "LanguageGuess", "LanguageIdentifier", "detect_language"]
 
@@ -238,7 +238,7 @@ def knowledge_samples(knowledge: KnowledgeBase) -> list[tuple[str, str]]:
 @lru_cache(maxsize=1)
 def _default_identifier() -> LanguageIdentifier:
     from bot.config import get_settings
-    from bot.engine.knowledge import KnowledgeError, get_knowledge
+    from bot.nlu.knowledge import KnowledgeError, get_knowledge
 
     settings = get_settings()
     if langid_model.cache_dir is None:

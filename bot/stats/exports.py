@@ -20,7 +20,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
 from bot.models import ContactRecord
-from bot.reports import CHAT_CHANNELS, Period, Report
+from bot.stats.reports import CHAT_CHANNELS, Period, Report
 
 Cell = str | int | float | datetime | None
 

@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 
 from bot.config import Settings
 from bot.models import Contact
-from bot.privacy import address_hash, encrypt_address
+from bot.privacy.addresses import address_hash, encrypt_address
 
 
 def find_contact(

@@ -31,7 +31,7 @@ from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session, col
 
 from bot.models import Channel, ContactRecord, HandledBy
-from bot.stats import CHAT_CHANNELS, SOURCES
+from bot.stats.records import CHAT_CHANNELS, SOURCES
 
 STAFF_CHANNELS: tuple[str, ...] = (Channel.phone, *CHAT_CHANNELS, Channel.email)
 # The annual report's lines: phone calls, chat messages (all chat channels), e-mails.

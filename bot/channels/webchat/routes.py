@@ -6,7 +6,7 @@ messages. A random cookie is the "channel address" of the webchat contact; "Star
 again" simply gets a new one.
 
 A new cookie is a new contact, so one client address may start only so many chats
-an hour (``HELPLINE_WEBCHAT_NEW_CONTACTS_PER_HOUR``, see ``bot.ratelimit``); the
+an hour (``HELPLINE_WEBCHAT_NEW_CONTACTS_PER_HOUR``, see ``bot.ops.ratelimit``); the
 chats it has started go on whatever the count.
 """
 
@@ -27,20 +27,21 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
-from bot import inbox, ratelimit
+from bot import inbox
 from bot.config import LANGUAGES, Settings
-from bot.contacts import find_contact
+from bot.conversations import find_contact
 from bot.db import session_scope
 from bot.deps import EngineDep, SettingsDep
 from bot.i18n import RTL_LANGUAGES, speaker
 from bot.messages import Inbound
 from bot.models import Conversation, Direction, Message, MessageStatus, utcnow
-from bot.privacy import address_hash
+from bot.ops import ratelimit
+from bot.privacy.addresses import address_hash
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/try", tags=["web chat"])
 
-HERE = Path(__file__).resolve().parent / "webchat_ui"
+HERE = Path(__file__).resolve().parent
 STATIC_FILES = {"try.js": "text/javascript", "try.css": "text/css"}
 COOKIE = "helpline_try"
 SHOWN = (
