@@ -79,7 +79,6 @@ from bot.console.accounts import create_staff
 from bot.conversations import get_or_create_contact
 from bot.db import head_revision, session_scope
 from bot.models import Conversation, Direction, Message, MessageStatus, Owner, utcnow
-from bot.stats import records as stats
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PUBLIC_URL = "http://helpline.localhost"  # the load balancer's address: never contacted
@@ -312,7 +311,6 @@ def seed_returning(engine: Engine, settings: Settings, people: list[int]) -> Non
             )
             session.add(conversation)
             session.flush()
-            stats.sync_record(session, conversation)
 
 
 def wait_until_answered(engine: Engine, expected: int, timeout: float) -> bool:

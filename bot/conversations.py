@@ -1,13 +1,47 @@
-"""Finding the contact behind an inbound message."""
+"""A conversation's life, from the person's first message to its close.
+
+This module owns the moves that are not staff's (those are ``bot.handoff``): finding or
+creating the contact behind a message, opening a conversation, closing the ones the
+bot has had no news of for a day. Erasing them is ``bot.privacy.erasure``.
+
+It also keeps every conversation's anonymous contact record in step, by
+construction: a flush that creates a conversation or changes what its record shows
+(owner, language, topic, urgency, times, assignee) updates the record in the same
+transaction (``bot.stats.records.sync_record``), so no code path can forget it.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, event, inspect
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.config import Settings
-from bot.models import Contact
+from bot.db import session_scope
+from bot.models import Contact, Conversation, Owner
 from bot.privacy.addresses import address_hash, encrypt_address
+from bot.stats.records import sync_record
+
+IDLE_AFTER = timedelta(hours=24)
+RESOLVED_BY_BOT = "resolved_by_bot"
+BATCH = 200
+# What a contact record shows of its conversation: a change to any of these syncs it.
+RECORDED = (
+    "channel",
+    "language",
+    "topic",
+    "urgent",
+    "opened_at",
+    "first_response_at",
+    "closed_at",
+    "claimed_at",
+    "assignee_id",
+    "queued_at",
+    "owner",
+)
 
 
 def find_contact(
@@ -41,3 +75,84 @@ def get_or_create_contact(
         assert existing is not None
         return existing
     return contact
+
+
+def lock_contact(session: Session, contact_id: int | None) -> bool:
+    """Lock a contact's row until commit (PostgreSQL; SQLite has a single writer anyway).
+
+    False when the row is gone.
+    """
+    locked = select(Contact.id).where(Contact.id == contact_id).with_for_update()
+    return session.exec(locked).first() is not None
+
+
+def open_conversation(session: Session, contact: Contact, *, now: datetime) -> Conversation:
+    """The contact's conversation that is not closed, or a new one."""
+    # Locked, so that ``close_idle`` cannot close it under a message being stored in it.
+    conversation = session.exec(
+        select(Conversation)
+        .where(Conversation.contact_id == contact.id, Conversation.owner != Owner.closed)
+        .order_by(col(Conversation.id).desc())
+        .with_for_update()
+    ).first()
+    if conversation is not None:
+        return conversation
+    # A new conversation starts from the top of the flows; language and consent stay.
+    contact.flow = contact.flow_step = None
+    contact.flow_data = {}
+    conversation = Conversation(
+        contact_id=contact.id or 0,
+        channel=contact.channel,
+        language=contact.language,
+        opened_at=now,
+        last_message_at=now,
+    )
+    session.add(conversation)
+    session.flush()
+    return conversation
+
+
+def close_idle(engine: Engine, settings: Settings, *, now: datetime) -> int:
+    """Close bot-owned conversations with no message for 24 hours: resolved by the bot."""
+    with session_scope(engine) as session:
+        # Skipping locked rows: another instance is closing those, or a message is
+        # being stored in them right now (then they are not idle).
+        idle = session.exec(
+            select(Conversation)
+            .where(
+                Conversation.owner == Owner.bot,
+                col(Conversation.last_message_at) < now - IDLE_AFTER,
+            )
+            .limit(BATCH)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for conversation in idle:
+            conversation.owner = Owner.closed
+            conversation.closed_at = now
+            conversation.outcome = conversation.outcome or RESOLVED_BY_BOT
+            session.add(conversation)
+        return len(idle)
+
+
+# --- contact records, in step by construction ------------------------------------------
+
+_CHANGED = "helpline_conversations_to_record"
+
+
+@event.listens_for(Session, "after_flush")
+def _note_recorded_changes(session: Session, _context: Any) -> None:
+    pending: dict[int, Conversation] = session.info.setdefault(_CHANGED, {})
+    for obj in (*session.new, *session.dirty):
+        if not isinstance(obj, Conversation) or obj.id is None:
+            continue
+        state = inspect(obj)
+        if obj in session.new or any(state.attrs[name].history.has_changes() for name in RECORDED):
+            pending[obj.id] = obj
+
+
+@event.listens_for(Session, "after_flush_postexec")
+def _sync_records(session: Session, _context: Any) -> None:
+    pending: dict[int, Conversation] = session.info.pop(_CHANGED, {})
+    for conversation in pending.values():
+        if conversation in session:
+            sync_record(session, conversation)

@@ -14,12 +14,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import case, update
+from sqlalchemy import case, func, tuple_, update
+from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session, col, select
 
+import bot.conversations  # noqa: F401  (every move below updates the contact record)
 from bot.hours import OpeningHours
 from bot.models import Conversation, Owner, StaffUser
-from bot.stats import records as stats
 
 
 class Outcome(StrEnum):
@@ -76,7 +77,6 @@ def request_handoff(
         conversation.after_hours_notice_at = now
         notify = True
     session.add(conversation)
-    stats.sync_record(session, conversation)
     return HandoffResult(
         open_now=open_now,
         next_opening=None if open_now else hours.next_opening(now),
@@ -98,7 +98,8 @@ def _move(
         return None
     conversation = session.get(Conversation, conversation_id, populate_existing=True)
     assert conversation is not None
-    stats.sync_record(session, conversation)
+    # The UPDATE bypassed the ORM: mark the move so that the flush records it.
+    flag_modified(conversation, "owner")
     return conversation
 
 
@@ -198,16 +199,33 @@ def record_staff_reply(session: Session, conversation: Conversation, now: dateti
         conversation.first_response_at = now
     conversation.last_message_at = now
     session.add(conversation)
-    stats.sync_record(session, conversation)
+
+
+def _queue_key() -> tuple[Any, Any, Any]:
+    """The queue's order, once: urgent first, then whoever has waited longest."""
+    return (
+        case((col(Conversation.urgent), 0), else_=1),
+        col(Conversation.queued_at),
+        col(Conversation.id),
+    )
 
 
 def queue_order() -> list[Any]:
-    """Urgent first, then whoever has waited longest."""
-    return [
-        case((col(Conversation.urgent), 0), else_=1),
-        col(Conversation.queued_at).asc(),
-        col(Conversation.id).asc(),
-    ]
+    """``ORDER BY`` terms that put the queue in the order staff should take it."""
+    return [term.asc() for term in _queue_key()]
+
+
+def waiting_before(session: Session, conversation: Conversation) -> int:
+    """How many people are ahead of this conversation in the queue."""
+    assert conversation.queued_at is not None
+    session.flush()
+    mine = (0 if conversation.urgent else 1, conversation.queued_at, conversation.id)
+    ahead = session.exec(
+        select(func.count())
+        .select_from(Conversation)
+        .where(col(Conversation.owner) == Owner.queue, tuple_(*_queue_key()) < tuple_(*mine))
+    ).one()
+    return int(ahead)
 
 
 def waiting(session: Session) -> list[Conversation]:

@@ -7,8 +7,6 @@ question" / "about my interview" get one answer, not three; an urgent message is
 answered at once. While a conversation waits in the queue or is with a staff
 member, the bot stays silent and messages simply join the conversation.
 
-Two more jobs live here: ``close_idle`` closes conversations the bot has had no news
-of for a day, and ``delete_erased`` finishes an erasure once its goodbye was sent.
 """
 
 from __future__ import annotations
@@ -20,19 +18,18 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, func, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, select
 
 from bot import outbox
 from bot.config import Settings
-from bot.conversations import get_or_create_contact
+from bot.conversations import get_or_create_contact, lock_contact, open_conversation
 from bot.db import session_scope
-from bot.dialogue.engine import ERASED, FlowEngine, Turn, get_flow_engine
+from bot.dialogue.engine import FlowEngine, Turn, get_flow_engine
 from bot.handoff import request_handoff
 from bot.i18n import strip_isolates
 from bot.messages import Inbound
 from bot.models import (
     Contact,
-    ContactRecord,
     Conversation,
     Direction,
     Message,
@@ -43,12 +40,8 @@ from bot.models import (
 from bot.nlu.urgent import find_urgent
 from bot.ops import ratelimit
 from bot.ops.observability import INBOUND
-from bot.privacy import retention
-from bot.stats import records as stats
+from bot.privacy.erasure import ERASED
 
-IDLE_AFTER = timedelta(hours=24)
-ERASE_GIVE_UP_AFTER = timedelta(hours=1)  # the goodbye of an erasure could not be sent
-RESOLVED_BY_BOT = "resolved_by_bot"
 BATCH = 200
 PROVIDER_ID_MAX, BUTTON_MAX, MEDIA_TYPE_MAX = 128, 128, 64  # the Message columns
 
@@ -159,42 +152,6 @@ def _seen(session: Session, inbound: Inbound) -> bool:
         ).first()
         is not None
     )
-
-
-def lock_contact(session: Session, contact_id: int | None) -> bool:
-    """Lock a contact's row until commit (PostgreSQL; SQLite has a single writer anyway).
-
-    False when the row is gone.
-    """
-    locked = select(Contact.id).where(Contact.id == contact_id).with_for_update()
-    return session.exec(locked).first() is not None
-
-
-def open_conversation(session: Session, contact: Contact, *, now: datetime) -> Conversation:
-    """The contact's conversation that is not closed, or a new one."""
-    # Locked, so that ``close_idle`` cannot close it under a message being stored in it.
-    conversation = session.exec(
-        select(Conversation)
-        .where(Conversation.contact_id == contact.id, Conversation.owner != Owner.closed)
-        .order_by(col(Conversation.id).desc())
-        .with_for_update()
-    ).first()
-    if conversation is not None:
-        return conversation
-    # A new conversation starts from the top of the flows; language and consent stay.
-    contact.flow = contact.flow_step = None
-    contact.flow_data = {}
-    conversation = Conversation(
-        contact_id=contact.id or 0,
-        channel=contact.channel,
-        language=contact.language,
-        opened_at=now,
-        last_message_at=now,
-    )
-    session.add(conversation)
-    session.flush()
-    stats.sync_record(session, conversation)
-    return conversation
 
 
 def _button_title(session: Session, conversation: Conversation, payload: str | None) -> str | None:
@@ -352,7 +309,6 @@ def _raise_urgency(
     else:
         conversation.urgent = True
         session.add(conversation)
-        stats.sync_record(session, conversation)
 
 
 @dataclass
@@ -394,72 +350,3 @@ def _typed_button(channel: str, text: str | None, buttons: list[dict[str, str]])
         if strip_isolates(button["title"]).strip().casefold() == typed:
             return button["payload"]
     return None
-
-
-# --- housekeeping jobs ---------------------------------------------------------------
-
-
-def close_idle(engine: Engine, settings: Settings, *, now: datetime) -> int:
-    """Close bot-owned conversations with no message for 24 hours: resolved by the bot."""
-    with session_scope(engine) as session:
-        # Skipping locked rows: another instance is closing those, or a message is
-        # being stored in them right now (then they are not idle).
-        idle = session.exec(
-            select(Conversation)
-            .where(
-                Conversation.owner == Owner.bot,
-                col(Conversation.last_message_at) < now - IDLE_AFTER,
-            )
-            .limit(BATCH)
-            .with_for_update(skip_locked=True)
-        ).all()
-        for conversation in idle:
-            conversation.owner = Owner.closed
-            conversation.closed_at = now
-            conversation.outcome = conversation.outcome or RESOLVED_BY_BOT
-            session.add(conversation)
-            stats.sync_record(session, conversation)
-        return len(idle)
-
-
-def delete_erased(engine: Engine, settings: Settings, *, now: datetime) -> int:
-    """Finish erasures: once the goodbye is sent (or an hour has passed), erase the rest."""
-    unsent = (MessageStatus.queued, MessageStatus.sending, MessageStatus.held)
-    with session_scope(engine) as session:
-        erased = session.exec(
-            select(Conversation)
-            .where(Conversation.outcome == ERASED)
-            .limit(BATCH)
-            .with_for_update(skip_locked=True)  # another instance is finishing those
-        ).all()
-        done = 0
-        for conversation in erased:
-            waiting = session.exec(
-                select(Message.id).where(
-                    Message.conversation_id == conversation.id, col(Message.status).in_(unsent)
-                )
-            ).first()
-            closed_at = conversation.closed_at or now
-            if waiting is not None and now - closed_at < ERASE_GIVE_UP_AFTER:
-                continue
-            # A message of theirs being stored now holds this lock: wait for it, so that
-            # it counts as coming back instead of being deleted with the contact.
-            lock_contact(session, conversation.contact_id)
-            came_back = session.exec(
-                select(Conversation.id).where(
-                    Conversation.contact_id == conversation.contact_id,
-                    Conversation.id != conversation.id,
-                )
-            ).first()
-            if came_back is None:
-                retention.erase_contact(session, conversation.contact_id)
-            else:  # the person wrote again since: keep their new conversation
-                session.exec(delete(Message).where(col(Message.conversation_id) == conversation.id))
-                session.exec(
-                    update(ContactRecord)
-                    .where(col(ContactRecord.conversation_id) == conversation.id)
-                    .values(conversation_id=None)
-                )
-                session.delete(conversation)
-            done += 1
-        return done

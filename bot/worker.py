@@ -27,12 +27,12 @@ import anyio
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from bot import inbox, outbox, webhooks
+from bot import conversations, inbox, outbox, webhooks
 from bot.channels import Channels, build_channels
 from bot.config import Settings
 from bot.models import utcnow
 from bot.ops import malloc as memory
-from bot.privacy import retention
+from bot.privacy import erasure, retention
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,8 @@ JOBS: list[Job] = [
     Job("outbox", 0.5, outbox.send_due),
 ]
 JOBS.append(Job("inbox", 0.25, inbox.process_due))
-JOBS.append(Job("idle-conversations", 300.0, inbox.close_idle))
-JOBS.append(Job("erasures", 30.0, inbox.delete_erased))
+JOBS.append(Job("idle-conversations", 300.0, conversations.close_idle))
+JOBS.append(Job("erasures", 30.0, erasure.finish_erasures))
 JOBS.append(Job("retention", 3600.0, retention.purge_job))
 # Hands glibc's free arena pages back to the system: a long-running instance's memory
 # otherwise creeps up (bot/ops/malloc.py says why and what it measured).

@@ -1,8 +1,22 @@
-"""The channel contract: one small base class every transport implements."""
+"""The channel contract: one small base class every transport implements.
+
+A channel module (``bot/channels/<kind>.py`` or a package) provides three names,
+and one line in ``bot.channels.REGISTRY`` makes it part of the service:
+
+- ``TRANSPORT``: its ``Channel`` subclass; the class attributes below tell the core
+  what differs between providers (text length, reply window, numbered buttons), so
+  that nothing outside ``bot/channels/`` asks which provider a conversation is on;
+- ``from_settings(settings)``: the configured transport, or None (no credentials);
+- ``router``: its FastAPI routes (the provider's webhook), mounted by the app.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 import httpx
 
@@ -62,7 +76,19 @@ class Channel:
     ``media_ref``, for the staff console. ``aclose`` releases connections.
     """
 
-    kind: str = ""
+    kind: ClassVar[str] = ""
+    max_text: ClassVar[int] = 4096
+    """The longest text one message may carry; the outbox splits longer ones."""
+    reply_window: ClassVar[timedelta | None] = None
+    """How long after the person's last message free text may be sent (WhatsApp's 24
+    hours); after it only an approved template (``template_sid``) reopens the window."""
+    numbered_buttons: ClassVar[bool] = False
+    """Buttons are shown as a numbered list, so a typed "2" presses the second."""
+
+    @classmethod
+    def template_sid(cls, settings: Settings, language: str) -> str | None:
+        """The approved template that reopens a closed reply window, in this language."""
+        return None
 
     async def send(self, outbound: Outbound) -> str:
         raise NotImplementedError

@@ -10,7 +10,9 @@ from bot import audit, db
 from bot.config import get_settings
 from bot.conversations import find_contact
 from bot.models import utcnow
-from bot.privacy.retention import erase_contact, export_contact, purge_expired
+from bot.privacy.erasure import erase_contact
+from bot.privacy.export import export_contact
+from bot.privacy.retention import purge_expired
 
 retention_app = typer.Typer(help="Delete old message texts.", no_args_is_help=True)
 contact_app = typer.Typer(

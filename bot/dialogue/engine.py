@@ -25,26 +25,24 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
-from sqlalchemy import delete, func, update
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from bot import outbox
 from bot.config import LANGUAGES, Settings
-from bot.handoff import HandoffResult, request_handoff
+from bot.handoff import HandoffResult, request_handoff, waiting_before
 from bot.hours import OpeningHours
 from bot.i18n import LANGUAGE_NAMES, Speaker, isolate, speaker
 from bot.messages import Button
-from bot.models import Contact, ContactRecord, Conversation, Message, Owner
+from bot.models import Contact, Conversation, Message
 from bot.nlu.knowledge import KnowledgeBase, get_knowledge
 from bot.nlu.matcher import get_matcher
 from bot.nlu.text import normalize
 from bot.ops.observability import MATCHES
-from bot.stats import records as stats
+from bot.privacy.erasure import erase_but_goodbye
 
 LANGUAGE_CONFIDENCE = 0.75  # below this, ask the person which language they write
 MAX_INSTRUCTIONS = 200  # per turn: a loop of "go"s in a flow file stops here
 INSTRUCTION_KEYS = frozenset({"say", "say_in_every_language", "answer", "do", "go", "wait"})
-ERASED = "erased"  # Conversation.outcome of an erased conversation waiting to be deleted
 
 
 class FlowError(Exception):
@@ -297,7 +295,6 @@ class FlowEngine:
         run.start()
         session.add(contact)
         session.add(conversation)
-        stats.sync_record(session, conversation)
         return run.match
 
     def speaker(self, lang: str) -> Speaker:
@@ -613,7 +610,7 @@ def _handoff(run: _Run, *, reason: str, urgent: bool = False) -> None:
         run.session, conversation, reason=reason, urgent=urgent, hours=run.engine.hours, now=run.now
     )
     run.contact.flow, run.contact.flow_step = None, None
-    run.values["waiting"] = _waiting_before(run.session, conversation)
+    run.values["waiting"] = waiting_before(run.session, conversation)
     if run.handoff.next_opening is not None:
         seconds = (run.handoff.next_opening - run.now).total_seconds()
         run.values["hours"] = max(1, math.ceil(seconds / 3600))
@@ -622,61 +619,8 @@ def _handoff(run: _Run, *, reason: str, urgent: bool = False) -> None:
         )
 
 
-def _waiting_before(session: Session, conversation: Conversation) -> int:
-    """People ahead in the queue: urgent first, then by waiting time."""
-    assert conversation.queued_at is not None
-    queued = col(Conversation.owner) == Owner.queue
-    earlier = col(Conversation.queued_at) < conversation.queued_at
-    if conversation.urgent:
-        ahead = queued & col(Conversation.urgent) & earlier
-    else:
-        ahead = queued & (col(Conversation.urgent) | earlier)
-    session.flush()
-    count = session.exec(
-        select(func.count())
-        .select_from(Conversation)
-        .where(ahead, Conversation.id != conversation.id)
-    ).one()
-    return int(count)
-
-
 def _erase(run: _Run) -> None:
-    """Erase the person's data now, but for the goodbye just queued for them.
-
-    That one message needs the channel address until it is sent; the inbox's
-    ``delete_erased`` job then erases the contact too (``retention.erase_contact``).
-    Anonymous contact records stay, unlinked from the deleted conversations.
-    """
-    session, contact, kept = run.session, run.contact, run.conversation
-    goodbye = session.exec(
-        select(Message.id)
-        .where(Message.conversation_id == kept.id, Message.sender == "bot")
-        .order_by(col(Message.id).desc())
-    ).first()
-    conversations = session.exec(
-        select(Conversation).where(Conversation.contact_id == contact.id)
-    ).all()
-    for conversation in conversations:
-        conversation.owner = Owner.closed
-        conversation.closed_at = conversation.closed_at or run.now
-        stats.sync_record(session, conversation)
-    kept.outcome = ERASED
-    others = [c.id for c in conversations if c.id != kept.id]
-    session.flush()
-    session.exec(
-        delete(Message).where(
-            col(Message.conversation_id).in_([*others, kept.id]), col(Message.id) != goodbye
-        )
-    )
-    session.exec(
-        update(ContactRecord)
-        .where(col(ContactRecord.conversation_id).in_(others))
-        .values(conversation_id=None)
-    )
-    session.exec(delete(Conversation).where(col(Conversation.id).in_(others)))
-    contact.language, contact.language_chosen, contact.consent_at = None, False, None
-    contact.flow = contact.flow_step = None
-    contact.flow_data = {}
+    erase_but_goodbye(run.session, run.contact, run.conversation, now=run.now)
 
 
 ACTIONS: dict[str, Callable[..., None]] = {

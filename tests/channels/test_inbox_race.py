@@ -26,7 +26,7 @@ from bot.config import Settings
 from bot.db import session_scope
 from bot.messages import Inbound
 from bot.models import Contact, Conversation, Message, utcnow
-from bot.privacy import retention
+from bot.privacy import erasure
 from tests.channels.conftest import fixture, inbound_messages, post_telegram
 from tests.conftest import POSTGRES_URL
 
@@ -110,7 +110,7 @@ def test_an_erasure_committed_under_the_insert_fails_the_store_and_the_retry_use
 
     def erase_elsewhere(session: Session, conversation: Conversation) -> None:
         with session_scope(engine) as other:
-            assert retention.erase_contact(other, conversation.contact_id)
+            assert erasure.erase_contact(other, conversation.contact_id)
 
     after_open_conversation(monkeypatch, erase_elsewhere)
     again = said("w2", "still there?")

@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from bot import db, inbox
+from bot import conversations, db, inbox
 from bot.config import Settings
 from bot.dialogue.engine import FlowEngine
 from bot.messages import Inbound
@@ -21,7 +21,12 @@ from bot.models import (
     Owner,
     utcnow,
 )
+from bot.privacy import erasure
 from tests.flows.conftest import MONDAY_MORNING, SAMPLES, Chat
+
+
+def close_idle(chat: Chat, later: timedelta) -> int:
+    return conversations.close_idle(chat.engine, chat.settings, now=chat.now + later)
 
 
 def test_quick_fragments_get_one_answer(chat: Chat) -> None:
@@ -154,8 +159,8 @@ def test_idle_conversations_are_closed_as_resolved_by_the_bot(chat: Chat) -> Non
     chat.consent("fr")
     chat.send(SAMPLES["fr"]["question"])
 
-    assert inbox.close_idle(chat.engine, chat.settings, now=chat.now + timedelta(hours=23)) == 0
-    assert inbox.close_idle(chat.engine, chat.settings, now=chat.now + timedelta(hours=25)) == 1
+    assert close_idle(chat, timedelta(hours=23)) == 0
+    assert close_idle(chat, timedelta(hours=25)) == 1
 
     conversation = chat.conversation()
     assert conversation.owner == Owner.closed and conversation.outcome == "resolved_by_bot"
@@ -168,7 +173,7 @@ def test_idle_conversations_are_closed_as_resolved_by_the_bot(chat: Chat) -> Non
 def test_writing_after_a_closed_conversation_opens_a_new_one(chat: Chat) -> None:
     chat.consent("fr")
     first = chat.conversation().id
-    inbox.close_idle(chat.engine, chat.settings, now=chat.now + timedelta(days=2))
+    conversations.close_idle(chat.engine, chat.settings, now=chat.now + timedelta(days=2))
     chat.now += timedelta(days=2)
 
     reply = chat.send(SAMPLES["fr"]["question"])
@@ -184,7 +189,7 @@ def test_queued_conversations_are_not_closed_for_idleness(chat: Chat) -> None:
     chat.consent("en")
     chat.send(SAMPLES["en"]["human"])
 
-    assert inbox.close_idle(chat.engine, chat.settings, now=chat.now + timedelta(days=3)) == 0
+    assert close_idle(chat, timedelta(days=3)) == 0
 
 
 def test_an_erasure_finishes_once_the_goodbye_was_sent(chat: Chat) -> None:
@@ -193,14 +198,14 @@ def test_an_erasure_finishes_once_the_goodbye_was_sent(chat: Chat) -> None:
     chat.send("/delete")
     chat.press("delete.yes")
 
-    assert inbox.delete_erased(chat.engine, chat.settings, now=chat.now) == 0  # not sent yet
+    assert erasure.finish_erasures(chat.engine, chat.settings, now=chat.now) == 0  # not sent yet
     with Session(chat.engine) as session:
         goodbye = session.exec(select(Message)).one()
         goodbye.status = MessageStatus.sent
         session.add(goodbye)
         session.commit()
 
-    assert inbox.delete_erased(chat.engine, chat.settings, now=chat.now) == 1
+    assert erasure.finish_erasures(chat.engine, chat.settings, now=chat.now) == 1
 
     with Session(chat.engine) as session:
         assert session.exec(select(Contact)).all() == []

@@ -12,7 +12,9 @@ from sqlmodel import Session, select
 from bot.config import Settings
 from bot.conversations import get_or_create_contact
 from bot.models import AuditEntry, ContactRecord, Conversation, Message, Owner, WebchatStart
-from bot.privacy.retention import erase_contact, export_contact, purge_expired, purge_job
+from bot.privacy.erasure import erase_contact
+from bot.privacy.export import export_contact
+from bot.privacy.retention import purge_expired, purge_job
 from bot.stats.records import sync_record
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

@@ -18,12 +18,13 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
-from bot import handoff, inbox, outbox
+from bot import conversations, handoff, inbox, outbox
 from bot.config import Settings
 from bot.db import session_scope
-from bot.dialogue.engine import ERASED
 from bot.messages import Inbound
 from bot.models import Contact, Conversation, Message, Owner, utcnow
+from bot.privacy import erasure
+from bot.privacy.erasure import ERASED
 from bot.webhooks import InboundWriter
 from tests.conftest import POSTGRES_URL
 from tests.console.factories import add_conversation, add_staff
@@ -147,7 +148,7 @@ def test_idle_close_leaves_a_conversation_a_message_is_being_stored_in(
     with session_scope(engine) as first:
         assert inbox.store(first, settings, message("new-1", now), now=now) is not None
         first.flush()
-        other = OtherInstance(lambda: inbox.close_idle(engine, settings, now=now))
+        other = OtherInstance(lambda: conversations.close_idle(engine, settings, now=now))
         other.start()
         finished_or_waiting(engine, other)
     other.finish()
@@ -169,7 +170,7 @@ def test_an_erasure_finishing_while_the_person_writes_again_keeps_the_new_messag
     with session_scope(engine) as first:
         assert inbox.store(first, settings, message("again-1", now), now=now) is not None
         first.flush()
-        other = OtherInstance(lambda: inbox.delete_erased(engine, settings, now=now))
+        other = OtherInstance(lambda: erasure.finish_erasures(engine, settings, now=now))
         other.start()
         finished_or_waiting(engine, other)
     other.finish()

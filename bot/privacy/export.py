@@ -1,0 +1,60 @@
+"""Everything kept about one person, for a data-subject access request."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from bot.config import Settings
+from bot.models import Contact, Conversation, Message
+from bot.privacy.addresses import decrypt_address
+
+
+def export_contact(session: Session, settings: Settings, contact_id: int) -> dict[str, Any]:
+    """Everything kept about a person, for a data-subject access request."""
+    contact = session.get(Contact, contact_id)
+    if contact is None:
+        raise LookupError(contact_id)
+    conversations = session.exec(
+        select(Conversation)
+        .where(Conversation.contact_id == contact_id)
+        .order_by(col(Conversation.id))
+    ).all()
+    return {
+        "contact": {
+            "channel": contact.channel,
+            "address": decrypt_address(settings, contact.address_enc),
+            "language": contact.language,
+            "consent_at": _iso(contact.consent_at),
+            "created_at": _iso(contact.created_at),
+        },
+        "conversations": [
+            {
+                "opened_at": _iso(conversation.opened_at),
+                "closed_at": _iso(conversation.closed_at),
+                "topic": conversation.topic,
+                "messages": [
+                    {
+                        "at": _iso(message.created_at),
+                        "direction": message.direction,
+                        "sender": message.sender,
+                        "text": message.text,
+                        "media_type": message.media_type,
+                    }
+                    for message in session.exec(
+                        select(Message)
+                        .where(Message.conversation_id == conversation.id)
+                        .where(Message.direction != "note")
+                        .order_by(col(Message.id))
+                    ).all()
+                ],
+            }
+            for conversation in conversations
+        ],
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
