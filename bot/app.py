@@ -9,8 +9,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Engine
 
-from bot import __version__, db, webhooks, worker
-from bot.channels.webchat import routes as webchat
+from bot import __version__, channels, db, worker
 from bot.config import Settings, get_settings
 from bot.console import router as console_router
 from bot.console import stats as console_stats
@@ -36,13 +35,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.settings = settings
     app.state.engine = engine
+    # Until the lifespan starts them (``worker.running``): no channels, no group-commit
+    # writer (each message its own transaction), nothing to wake.
+    app.state.channels = channels.Channels({})
+    app.state.inbound_writer = None
+    app.state.wakeup = worker.Wakeup()
     app.add_middleware(security.SecurityHeadersMiddleware, public_url=settings.public_url)
     app.add_exception_handler(RequestValidationError, security.validation_error_response)
     app.add_middleware(observability.RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(observability.router)
-    app.include_router(webhooks.router)
-    app.include_router(webchat.router)
+    for router in channels.routers():
+        app.include_router(router)
     app.include_router(console_router)
     app.include_router(console_stats.router)
     return app

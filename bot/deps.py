@@ -1,4 +1,4 @@
-"""FastAPI dependencies as named aliases."""
+"""FastAPI dependencies as named aliases: what a route needs from the running app."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from bot.channels import Channels
 from bot.config import Settings
+from bot.inbox import DirectWriter, Writer
+from bot.worker import Wakeup
 
 
 def get_settings(request: Request) -> Settings:
@@ -27,6 +30,29 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+def get_channels(request: Request) -> Channels:
+    """The configured channels (none until the app's lifespan has started)."""
+    channels: Channels = request.app.state.channels
+    return channels
+
+
+def get_writer(request: Request) -> Writer:
+    """The group-commit writer of the running app, or one transaction per message."""
+    writer: Writer | None = request.app.state.inbound_writer
+    if writer is None:
+        return DirectWriter(request.app.state.engine, request.app.state.settings)
+    return writer
+
+
+def get_wakeup(request: Request) -> Wakeup:
+    """Wakes the worker's jobs now (a message to answer, a reply to send)."""
+    wakeup: Wakeup = request.app.state.wakeup
+    return wakeup
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
+ChannelsDep = Annotated[Channels, Depends(get_channels)]
+WriterDep = Annotated[Writer, Depends(get_writer)]
+WakeupDep = Annotated[Wakeup, Depends(get_wakeup)]

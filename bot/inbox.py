@@ -1,26 +1,31 @@
 """The inbound pipeline: store what a person sent, then let the bot answer it.
 
 ``receive`` stores a message in its own transaction before the webhook answers the
-provider, so that nothing acknowledged is ever lost. ``process_due`` (a worker job)
-answers stored messages once the person has paused, so that "hello" / "I have a
-question" / "about my interview" get one answer, not three; an urgent message is
-answered at once. While a conversation waits in the queue or is with a staff
-member, the bot stays silent and messages simply join the conversation.
-
+provider, so that nothing acknowledged is ever lost; ``InboundWriter`` does the same
+for many concurrent webhook requests in one transaction (group commit).
+``process_due`` (a worker job) answers stored messages once the person has paused,
+so that "hello" / "I have a question" / "about my interview" get one answer, not
+three; an urgent message is answered at once. While a conversation waits in the
+queue or is with a staff member, the bot stays silent and messages simply join it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
+import anyio
 from sqlalchemy import Engine, func, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from bot import outbox
+from bot import channels, outbox
 from bot.config import Settings
 from bot.conversations import get_or_create_contact, lock_contact, open_conversation
 from bot.db import session_scope
@@ -41,6 +46,8 @@ from bot.nlu.urgent import find_urgent
 from bot.ops import ratelimit
 from bot.ops.observability import INBOUND
 from bot.privacy.erasure import ERASED
+
+log = logging.getLogger(__name__)
 
 BATCH = 200
 PROVIDER_ID_MAX, BUTTON_MAX, MEDIA_TYPE_MAX = 128, 128, 64  # the Message columns
@@ -140,6 +147,120 @@ def receive(engine: Engine, settings: Settings, inbound: Inbound) -> bool:
     """Store and commit; False for a duplicate. Database errors propagate (answer 503)."""
     with session_scope(engine) as session:
         return store(session, settings, inbound, now=inbound.received_at) is not None
+
+
+class Writer(Protocol):
+    """Where the webhooks hand a message to be stored (``InboundWriter`` in a running
+    app; ``DirectWriter`` when the app runs without its lifespan, as in some tests)."""
+
+    async def store(self, inbound: Inbound) -> bool: ...
+
+
+class DirectWriter:
+    """Stores each message in its own transaction, in a worker thread."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+
+    async def store(self, inbound: Inbound) -> bool:
+        return await anyio.to_thread.run_sync(receive, self.engine, self.settings, inbound)
+
+
+class InboundWriter:
+    """Stores inbound messages for the webhooks, many per transaction (group commit).
+
+    Concurrent requests hand their message to one writer; it stores whatever has
+    arrived in a single transaction through ``inbox.store`` (a savepoint each, so
+    one bad message cannot sink the others) and answers every request once the
+    transaction is committed. One writer instead of one thread per request means
+    no SQLite lock contention and one commit for many messages; each request still
+    waits for its own message to be durable before the provider gets its 2xx.
+    """
+
+    def __init__(self, engine: Engine, settings: Settings, max_batch: int = 200) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.max_batch = max_batch
+        self._pending: list[tuple[Inbound, asyncio.Future[bool]]] = []
+        self._arrived = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def store(self, inbound: Inbound) -> bool:
+        """True once stored and committed, False for a message stored before."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="inbound-writer")
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((inbound, future))
+        self._arrived.set()
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            await self._arrived.wait()
+            self._arrived.clear()
+            while self._pending:
+                batch = self._pending[: self.max_batch]
+                del self._pending[: self.max_batch]
+                try:
+                    results = await anyio.to_thread.run_sync(self._write, [i for i, _ in batch])
+                except BaseException as exc:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    if isinstance(exc, asyncio.CancelledError):
+                        raise
+                    continue
+                for (_, future), result in zip(batch, results, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(result, BaseException):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+
+    def _write(self, batch: list[Inbound]) -> list[bool | BaseException]:
+        results: list[bool | BaseException] = [False] * len(batch)
+        with self.engine.connect() as connection:
+            if connection.dialect.name == "sqlite":
+                # Take SQLite's write lock first. A transaction that has read and then
+                # writes fails at once ("database is locked") when another connection
+                # committed in between; BEGIN IMMEDIATE waits for the lock instead.
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                # The session must join *this* transaction: one it began itself would
+                # be rolled back when it closes, and the commit below would store nothing.
+                connection.begin()
+            with Session(
+                bind=connection, expire_on_commit=False, join_transaction_mode="rollback_only"
+            ) as session:
+                # Person by person, in one order on every instance (and each person's
+                # messages in the order they came): ``inbox.store`` locks the person
+                # first, so two instances' batches wait for each other instead of
+                # deadlocking, which would fail both with a 503.
+                by_person = sorted(
+                    range(len(batch)), key=lambda i: (batch[i].channel, batch[i].address)
+                )
+                for i in by_person:
+                    inbound = batch[i]
+                    try:
+                        with session.begin_nested():
+                            stored = store(session, self.settings, inbound, now=inbound.received_at)
+                        results[i] = stored is not None
+                    except SQLAlchemyError:
+                        raise  # the database is unwell: the whole batch answers 503
+                    except Exception as exc:  # a bug with one message must not fail the rest
+                        log.exception("%s message could not be stored", inbound.channel)
+                        results[i] = exc
+                session.flush()
+            connection.commit()
+        return results
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
 
 def _seen(session: Session, inbound: Inbound) -> bool:
@@ -340,11 +461,13 @@ def _turns(
 
 
 def _typed_button(channel: str, text: str | None, buttons: list[dict[str, str]]) -> str | None:
-    """ "2" on WhatsApp is the second option; typing a button's title is pressing it."""
+    """A typed "2" presses the second button where buttons are numbered (WhatsApp);
+    typing a button's title presses it everywhere."""
     typed = (text or "").strip().rstrip(".)").casefold()
     if not typed or not buttons:
         return None
-    if channel == "whatsapp" and typed.isdigit() and 1 <= int(typed) <= len(buttons):
+    numbered = channels.transport(channel).numbered_buttons
+    if numbered and typed.isdigit() and 1 <= int(typed) <= len(buttons):
         return buttons[int(typed) - 1]["payload"]
     for button in buttons:
         if strip_isolates(button["title"]).strip().casefold() == typed:

@@ -1,8 +1,8 @@
 """Channel-neutral messages: what the core sees of Telegram, WhatsApp and the web chat.
 
 A channel module turns a provider payload into an ``Inbound`` and an ``Outbound`` into
-a provider API call; nothing outside ``bot/channels/`` and ``bot/webhooks.py`` knows
-what a provider payload looks like.
+a provider API call; nothing outside ``bot/channels/`` knows what a provider payload
+looks like.
 """
 
 from __future__ import annotations

@@ -44,8 +44,8 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from bot.channels import Channel, Channels, SendError
-from bot.config import Settings, get_settings
+from bot.channels import Channel, Channels, SendError, transport
+from bot.config import Settings
 from bot.db import session_scope
 from bot.messages import Button, Outbound
 from bot.models import (
@@ -61,8 +61,6 @@ from bot.privacy.addresses import decrypt_address
 
 log = logging.getLogger(__name__)
 
-WHATSAPP_WINDOW = timedelta(hours=24)
-MAX_TEXT = {"whatsapp": 1600, "telegram": 4096}
 PENDING = (MessageStatus.queued, MessageStatus.sending)
 # A delivery callback never moves a message backwards (they arrive in any order).
 STATUS_RANK = {
@@ -81,12 +79,12 @@ def enqueue(
     conversation: Conversation,
     text: str,
     *,
+    settings: Settings,
     sender: str,
     staff_id: int | None = None,
     buttons: list[Button] | None = None,
     language: str | None = None,
     now: datetime | None = None,
-    settings: Settings | None = None,
 ) -> Message:
     """Store an outbound message for the worker to send; returns it (flushed, with an id).
 
@@ -101,12 +99,14 @@ def enqueue(
     assert conversation.id is not None
     language = language or conversation.language
     status = MessageStatus.queued
-    if conversation.channel == "whatsapp":
+    kind = transport(conversation.channel)
+    if kind.reply_window is not None:
         contact = session.get(Contact, conversation.contact_id)
-        if contact is not None and not whatsapp_window_open(contact, now):
+        if contact is not None and not reply_window_open(contact, now):
             status = MessageStatus.held
-            _queue_template_once(session, conversation, language, now, settings or get_settings())
-    parts = split_text(text, MAX_TEXT.get(conversation.channel, 4096))
+            template_sid = kind.template_sid(settings, language or "en")
+            _queue_template_once(session, conversation, language, now, template_sid)
+    parts = split_text(text, kind.max_text)
     message: Message | None = None
     for index, part in enumerate(parts):
         last = index == len(parts) - 1
@@ -131,9 +131,13 @@ def enqueue(
     return message
 
 
-def whatsapp_window_open(contact: Contact, now: datetime) -> bool:
+def reply_window_open(contact: Contact, now: datetime) -> bool:
+    """Whether free text may be sent to this person now (always, on most channels)."""
+    window = transport(contact.channel).reply_window
+    if window is None:
+        return True
     last = contact.last_inbound_at
-    return last is not None and now - last < WHATSAPP_WINDOW
+    return last is not None and now - last < window
 
 
 def _queue_template_once(
@@ -141,16 +145,17 @@ def _queue_template_once(
     conversation: Conversation,
     language: str | None,
     now: datetime,
-    settings: Settings,
+    template_sid: str | None,
 ) -> None:
     """The template that reopens the window, unless one is already waiting for a reply."""
     assert conversation.id is not None
     if _has_held(session, conversation.contact_id):
         return
-    sids = settings.twilio_template_sids
-    template_sid = sids.get(language or "en") or sids.get("en")
     if not template_sid:
-        log.warning("WhatsApp window closed and no template configured; message held")
+        log.warning(
+            "%s reply window closed and no template configured; message held",
+            conversation.channel,
+        )
         return
     session.add(
         Message(

@@ -27,7 +27,7 @@ import anyio
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from bot import conversations, inbox, outbox, webhooks
+from bot import conversations, inbox, outbox
 from bot.channels import Channels, build_channels
 from bot.config import Settings
 from bot.models import utcnow
@@ -59,17 +59,37 @@ JOBS.append(Job("malloc-trim", memory.TRIM_SECONDS, memory.FreeMemoryTrim()))
 
 
 class Wakeup:
-    """Wakes every job loop now instead of after its interval (e.g. a webhook arrived)."""
+    """Wakes every job loop now instead of after its interval (e.g. a webhook arrived).
+
+    ``set`` may be called from any thread (the console's routes run in a thread pool);
+    before the worker runs it does nothing.
+    """
 
     def __init__(self) -> None:
         self._events: list[asyncio.Event] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def event(self) -> asyncio.Event:
+        self._loop = asyncio.get_running_loop()
         event = asyncio.Event()
         self._events.append(event)
         return event
 
     def set(self) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if here is loop:
+            self._set_all()
+            return
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody to wake
+            loop.call_soon_threadsafe(self._set_all)
+
+    def _set_all(self) -> None:
         for event in self._events:
             event.set()
 
@@ -149,14 +169,14 @@ async def _wait_any(*events: asyncio.Event, timeout: float) -> None:
 
 @contextlib.asynccontextmanager
 async def running(app: FastAPI) -> AsyncIterator[None]:
-    """The app's channels (``app.state.channels``), the webhooks' inbound writer and,
-    unless ``HELPLINE_RUN_WORKER`` is false, the worker loop, for the app's lifetime."""
+    """The app's channels, the webhooks' inbound writer and, unless
+    ``HELPLINE_RUN_WORKER`` is false, the worker loop, for the app's lifetime."""
     settings: Settings = app.state.settings
     channels = build_channels(settings)
     wakeup = Wakeup()
     app.state.channels = channels
     app.state.wakeup = wakeup
-    app.state.inbound_writer = writer = webhooks.InboundWriter(app.state.engine, settings)
+    app.state.inbound_writer = writer = inbox.InboundWriter(app.state.engine, settings)
     stop = asyncio.Event()
     task = None
     if settings.run_worker:
@@ -176,4 +196,5 @@ async def running(app: FastAPI) -> AsyncIterator[None]:
             except Exception:
                 log.exception("worker ended with an error")
         await writer.aclose()
+        app.state.inbound_writer = None
         await channels.aclose()

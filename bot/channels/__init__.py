@@ -1,25 +1,29 @@
-"""The channel registry: kind -> Channel, built from settings.
+"""The channel registry: kind -> the module that carries it.
 
-Each entry names a module function ``from_settings(settings) -> Channel | None``
-(None when the channel is not configured, e.g. no Telegram token). Adding a channel
-is one module plus one line here. Modules are imported lazily so that a deployment
-without Telegram never imports python-telegram-bot.
+A channel module names its transport (``TRANSPORT``, a ``Channel`` subclass), builds
+it from settings (``from_settings``, None when not configured) and brings its
+webhook routes (``router``); ``bot/channels/base.py`` states the contract. Adding a
+channel is that module plus one line in ``REGISTRY``. Modules are imported when
+first needed, and python-telegram-bot only when Telegram is used.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from importlib import import_module
+from types import ModuleType
+
+from fastapi import APIRouter
 
 from bot.channels.base import Channel, SendError
 from bot.config import Settings
 
-__all__ = ["FACTORIES", "Channel", "Channels", "SendError", "build_channels"]
+__all__ = ["REGISTRY", "Channel", "Channels", "SendError", "build_channels", "routers", "transport"]
 
-FACTORIES: dict[str, str] = {
-    "telegram": "bot.channels.telegram:from_settings",
-    "whatsapp": "bot.channels.whatsapp:from_settings",
-    "webchat": "bot.channels.webchat.channel:from_settings",
+REGISTRY: dict[str, str] = {
+    "telegram": "bot.channels.telegram",
+    "whatsapp": "bot.channels.whatsapp",
+    "webchat": "bot.channels.webchat",
 }
 
 
@@ -46,16 +50,33 @@ class Channels:
             await channel.aclose()
 
 
-def _factory(dotted: str) -> Callable[[Settings], Channel | None]:
-    module, _, name = dotted.partition(":")
-    factory: Callable[[Settings], Channel | None] = getattr(import_module(module), name)
-    return factory
+def _module(kind: str) -> ModuleType:
+    return import_module(REGISTRY[kind])
+
+
+def transport(kind: str) -> type[Channel]:
+    """The transport class of a kind, for what differs between providers (limits,
+    reply window); the base ``Channel`` for a kind no longer registered."""
+    if kind not in REGISTRY:
+        return Channel
+    cls: type[Channel] = _module(kind).TRANSPORT
+    return cls
+
+
+def routers() -> list[APIRouter]:
+    """Every registered channel's webhook routes."""
+    found: list[APIRouter] = []
+    for kind in REGISTRY:
+        router: APIRouter | None = getattr(_module(kind), "router", None)
+        if router is not None:
+            found.append(router)
+    return found
 
 
 def build_channels(settings: Settings) -> Channels:
     channels: dict[str, Channel] = {}
-    for kind, dotted in FACTORIES.items():
-        channel = _factory(dotted)(settings)
+    for kind in REGISTRY:
+        channel: Channel | None = _module(kind).from_settings(settings)
         if channel is not None:
             channels[kind] = channel
     return Channels(channels)

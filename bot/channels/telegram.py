@@ -3,41 +3,41 @@
 python-telegram-bot is the transport only (parsing updates, calling the Bot API);
 our own flow engine holds the conversation. The Bot API base comes from
 ``HELPLINE_TELEGRAM_API_URL`` (the token is appended), so tests and air-gapped
-deployments point it at another server.
+deployments point it at another server. python-telegram-bot is imported when
+Telegram is first used, so a deployment without Telegram never loads it.
 """
 
 from __future__ import annotations
 
+import hmac
+import json
 import logging
 import mimetypes
 import os
 import warnings
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    Forbidden,
-    RetryAfter,
-    TelegramError,
-    TimedOut,
-)
-from telegram.request import HTTPXRequest
+from fastapi import APIRouter, BackgroundTasks, Request, Response
 
 from bot.channels.base import NEVER_SENT, Channel, SendError
+from bot.channels.webhook import accept, read_body, reject
 from bot.config import Settings
+from bot.deps import ChannelsDep, SettingsDep, WakeupDep, WriterDep
 from bot.messages import Inbound, Outbound
+from bot.models import utcnow
 from bot.privacy.addresses import address_hash
+
+if TYPE_CHECKING:
+    from telegram import Bot, InlineKeyboardMarkup, Message, Update
+    from telegram.error import RetryAfter, TelegramError
 
 # python-telegram-bot 22 warns whenever it builds a RetryAfter (its int-or-timedelta
 # migration) unless the process opts in to timedelta durations, which we handle.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 KIND = "telegram"
-MAX_TEXT = 4096  # Bot API limit for a message text
 POLL_SECONDS = 25
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 
 def parse_update(data: object, bot: Bot | None = None) -> Update:
     """An ``Update`` from the webhook's JSON body; ``ValueError`` when malformed."""
+    from telegram import Update
+
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
         raise ValueError("not a Telegram update")
     try:
@@ -165,6 +167,8 @@ def file_url(api_url: str) -> str:
 
 
 def keyboard(outbound: Outbound) -> InlineKeyboardMarkup | None:
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
     if not outbound.buttons:
         return None
     return InlineKeyboardMarkup(
@@ -181,8 +185,12 @@ def retry_after_seconds(exc: RetryAfter) -> float:
 
 class TelegramChannel(Channel):
     kind = KIND
+    max_text = 4096  # Bot API limit for a message text
 
     def __init__(self, settings: Settings) -> None:
+        from telegram import Bot
+        from telegram.request import HTTPXRequest
+
         self.settings = settings
         timeout = settings.provider_timeout_seconds
         self._request = HTTPXRequest(
@@ -209,6 +217,15 @@ class TelegramChannel(Channel):
         return f"{address_hash(self.settings, KIND, chat_id)[:16]}:{message_id}"
 
     async def send(self, outbound: Outbound) -> str:
+        from telegram.error import (
+            BadRequest,
+            ChatMigrated,
+            Forbidden,
+            RetryAfter,
+            TelegramError,
+            TimedOut,
+        )
+
         try:
             message = await self.bot.send_message(
                 chat_id=outbound.address, text=outbound.text, reply_markup=keyboard(outbound)
@@ -228,12 +245,16 @@ class TelegramChannel(Channel):
 
     async def answer_callback(self, callback_query_id: str) -> None:
         """Stop the spinner on a pressed inline button; a failure here costs nothing."""
+        from telegram.error import TelegramError
+
         try:
             await self.bot.answer_callback_query(callback_query_id)
         except TelegramError as exc:
             log.info("answerCallbackQuery failed: %s", type(exc).__name__)
 
     async def fetch_media(self, media_ref: str) -> tuple[bytes, str]:
+        from telegram.error import BadRequest, Forbidden, TelegramError
+
         try:
             file = await self.bot.get_file(media_ref)
             data = await file.download_as_bytearray()
@@ -259,3 +280,46 @@ def from_settings(settings: Settings) -> TelegramChannel | None:
     if not settings.telegram_token:
         return None
     return TelegramChannel(settings)
+
+
+TRANSPORT = TelegramChannel
+
+
+# --- webhook route ------------------------------------------------------------------
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"], include_in_schema=False)
+
+
+def _secret_matches(settings: Settings, given: str) -> bool:
+    expected = settings.telegram_webhook_secret
+    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+@router.post("/telegram")
+async def telegram_update(
+    request: Request,
+    settings: SettingsDep,
+    channels: ChannelsDep,
+    writer: WriterDep,
+    wakeup: WakeupDep,
+    background: BackgroundTasks,
+) -> Response:
+    if not _secret_matches(settings, request.headers.get("x-telegram-bot-api-secret-token", "")):
+        raise reject(403, KIND, "bad or missing secret token")
+    body = await read_body(request, settings.webhook_max_bytes, KIND)
+    channel = channels.get(KIND)
+    bot = channel.bot if isinstance(channel, TelegramChannel) else None
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise reject(400, KIND, "malformed JSON") from exc
+    try:
+        update = parse_update(data, bot)
+        inbound = to_inbound(update, received_at=utcnow())
+    except ValueError as exc:
+        raise reject(422, KIND, str(exc)) from exc
+    if inbound is not None:
+        await accept(inbound, writer, wakeup)
+    if update.callback_query is not None and isinstance(channel, TelegramChannel):
+        background.add_task(channel.answer_callback, update.callback_query.id)
+    return Response(status_code=200)

@@ -18,22 +18,29 @@ import mimetypes
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
+from fastapi import APIRouter, Request, Response
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http import AsyncHttpClient
 from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from bot import outbox
 from bot.channels.base import NEVER_SENT, Channel, SendError
+from bot.channels.webhook import accept, read_body, reject, storage_unavailable
 from bot.config import Settings
+from bot.db import session_scope
+from bot.deps import EngineDep, SettingsDep, WakeupDep, WriterDep
 from bot.messages import Button, Inbound, Outbound
+from bot.models import utcnow
 
 KIND = "whatsapp"
 TWILIO_HOST = "https://api.twilio.com"
-MAX_TEXT = 1600  # Twilio's limit for a message body
 
 # Twilio error codes that retrying cannot fix (https://www.twilio.com/docs/api/errors).
 PERMANENT_CODES = frozenset(
@@ -52,9 +59,6 @@ PERMANENT_CODES = frozenset(
 # the doubtful attempt it looks (Twilio's clock and ours may differ a little).
 LOOKUP_LIMIT = 20
 CLOCK_SLACK = timedelta(minutes=2)
-# Status values in delivery callbacks, ranked so a late callback never moves a
-# message backwards (Twilio does not guarantee their order).
-STATUS_RANK = {"sending": 0, "sent": 1, "delivered": 2, "read": 3}
 TWILIO_STATUS = {
     "sent": "sent",
     "delivered": "delivered",
@@ -200,6 +204,14 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
 
 class WhatsAppChannel(Channel):
     kind = KIND
+    max_text = 1600  # Twilio's limit for a message body
+    reply_window = timedelta(hours=24)  # WhatsApp's customer service window
+    numbered_buttons = True  # ``with_numbered_buttons``
+
+    @classmethod
+    def template_sid(cls, settings: Settings, language: str) -> str | None:
+        sids = settings.twilio_template_sids
+        return sids.get(language) or sids.get("en")
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -326,3 +338,68 @@ def from_settings(settings: Settings) -> WhatsAppChannel | None:
     if not settings.twilio_account_sid:
         return None
     return WhatsAppChannel(settings)
+
+
+TRANSPORT = WhatsAppChannel
+
+
+# --- webhook routes -----------------------------------------------------------------
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"], include_in_schema=False)
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+async def _signed_form(request: Request, settings: Settings) -> dict[str, str]:
+    body = await read_body(request, settings.webhook_max_bytes, KIND)
+    signature = request.headers.get("x-twilio-signature", "")
+    if not signature:
+        raise reject(403, KIND, "missing signature")
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        raise reject(400, KIND, "not a form")
+    try:
+        form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise reject(400, KIND, "malformed form") from exc
+    url = settings.public_url.rstrip("/") + request.url.path
+    if request.url.query:
+        url += "?" + request.url.query
+    if not signature_is_valid(settings, url, form, signature):
+        raise reject(403, KIND, "bad signature")
+    return form
+
+
+def _twiml() -> Response:
+    return Response(EMPTY_TWIML, media_type="text/xml")
+
+
+@router.post("/whatsapp")
+async def whatsapp_inbound(
+    request: Request, settings: SettingsDep, writer: WriterDep, wakeup: WakeupDep
+) -> Response:
+    form = await _signed_form(request, settings)
+    try:
+        inbound = parse_inbound(form, received_at=utcnow())
+    except ValueError as exc:
+        raise reject(422, KIND, str(exc)) from exc
+    await accept(inbound, writer, wakeup)
+    return _twiml()
+
+
+@router.post("/whatsapp/status")
+async def whatsapp_status(request: Request, settings: SettingsDep, engine: EngineDep) -> Response:
+    form = await _signed_form(request, settings)
+    try:
+        sid, status, error = parse_status(form)
+    except ValueError as exc:
+        raise reject(422, KIND, str(exc)) from exc
+    if status is not None:
+
+        def apply() -> None:
+            with session_scope(engine) as session:
+                outbox.record_status(session, KIND, sid, status, error)
+
+        try:
+            await run_in_threadpool(apply)
+        except SQLAlchemyError as exc:
+            raise storage_unavailable(KIND, exc) from exc
+    return _twiml()

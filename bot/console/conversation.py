@@ -19,7 +19,7 @@ from bot.console.auth import CurrentAdmin, CurrentStaff
 from bot.console.i18n import N_
 from bot.console.routing import console_router
 from bot.console.templating import render, render_fragment, translator
-from bot.deps import EngineDep, SessionDep, SettingsDep
+from bot.deps import ChannelsDep, EngineDep, SessionDep, SettingsDep, WakeupDep
 from bot.handoff import HandoffError, Outcome
 from bot.models import (
     Contact,
@@ -142,9 +142,7 @@ def _page(
         "revealed_address": revealed,
         "holds": _holds(staff, conversation),
         "assignee": assignee,
-        "window_closed": conversation.channel == "whatsapp"
-        and contact is not None
-        and not outbox.whatsapp_window_open(contact, now),
+        "window_closed": contact is not None and not outbox.reply_window_open(contact, now),
         "canned": canned.canned_answers(kb, conversation.language, staff.locale),
         "topics": canned.closing_topics(kb, staff.locale),
         "other_topic": OTHER_TOPIC,
@@ -285,21 +283,13 @@ def close(
     )
 
 
-def _wake_the_outbox(request: Request) -> None:
-    wakeup = getattr(request.app.state, "wakeup", None)
-    if wakeup is not None:
-        try:
-            anyio.from_thread.run_sync(wakeup.set)
-        except RuntimeError:  # not called from a worker thread (e.g. a direct call)
-            wakeup.set()
-
-
 @router.post("/conversations/{conversation_id}/reply")
 def reply(
     request: Request,
     conversation_id: int,
     session: SessionDep,
     settings: SettingsDep,
+    wakeup: WakeupDep,
     staff: CurrentStaff,
     text: Annotated[str, Form(max_length=MAX_REPLY)],
     topic: Annotated[str, Form(max_length=64)] = "",
@@ -334,7 +324,7 @@ def reply(
         "held" if message.status == MessageStatus.held else "sent",
         detail=f"message:{message.id}" + (f" canned:{topic}" if topic else ""),
     )
-    _wake_the_outbox(request)
+    wakeup.set()
     return back
 
 
@@ -389,9 +379,10 @@ def reveal(
 
 
 @router.get("/media/{message_id}")
-async def media(request: Request, message_id: int, staff: CurrentStaff) -> Response:
+async def media(
+    message_id: int, engine: EngineDep, channels: ChannelsDep, staff: CurrentStaff
+) -> Response:
     """A person's voice note or picture, fetched from their channel for the console."""
-    engine = request.app.state.engine
 
     def find() -> tuple[str, str] | None:
         with Session(engine) as session:
@@ -404,8 +395,7 @@ async def media(request: Request, message_id: int, staff: CurrentStaff) -> Respo
     if found is None:
         raise HTTPException(404, N_("There is no such media."))
     kind, ref = found
-    channels = getattr(request.app.state, "channels", None)
-    channel = channels.get(kind) if channels is not None else None
+    channel = channels.get(kind)
     if channel is None:
         raise HTTPException(404, N_("This channel is not configured."))
     try:

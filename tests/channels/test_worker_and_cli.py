@@ -40,7 +40,7 @@ def test_the_app_sends_queued_messages_in_the_background(
     settings.run_worker = True
     conversation = new_conversation(engine, settings, "telegram", "5550001234")
     with session_scope(engine) as session:
-        outbox.enqueue(session, conversation, "Hallo", sender="bot")
+        outbox.enqueue(session, conversation, "Hallo", sender="bot", settings=settings)
 
     with TestClient(create_app(settings, engine)):
         asyncio.run(wait_for(lambda: fake_telegram.sent))
@@ -53,7 +53,7 @@ def test_with_the_worker_off_the_app_only_stores(
 ) -> None:
     conversation = new_conversation(engine, settings, "telegram", "5550001234")
     with session_scope(engine) as session:
-        outbox.enqueue(session, conversation, "Hallo", sender="bot")
+        outbox.enqueue(session, conversation, "Hallo", sender="bot", settings=settings)
 
     with TestClient(create_app(settings, engine)) as client:
         assert client.get("/healthz").status_code == 200

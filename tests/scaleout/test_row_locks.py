@@ -25,7 +25,6 @@ from bot.messages import Inbound
 from bot.models import Contact, Conversation, Message, Owner, utcnow
 from bot.privacy import erasure
 from bot.privacy.erasure import ERASED
-from bot.webhooks import InboundWriter
 from tests.conftest import POSTGRES_URL
 from tests.console.factories import add_conversation, add_staff
 
@@ -216,7 +215,7 @@ def test_batches_of_two_instances_with_the_same_people_wait_instead_of_deadlocki
         assert inbox.receive(engine, settings, from_(address, provider_id))
 
     async def second_instance() -> list[bool]:
-        writer = InboundWriter(engine, settings)
+        writer = inbox.InboundWriter(engine, settings)
         try:  # one batch, in the order the webhooks came: the second person first
             return list(
                 await asyncio.gather(
@@ -273,7 +272,9 @@ def test_an_outbox_worker_skips_messages_another_instance_is_claiming(
     with session_scope(engine) as session:
         for n in range(3):
             conversation = add_conversation(session, settings, address=str(n), owner=Owner.bot)
-            outbox.enqueue(session, conversation, f"reply {n}", sender="bot", now=now)
+            outbox.enqueue(
+                session, conversation, f"reply {n}", sender="bot", now=now, settings=settings
+            )
     with session_scope(engine) as first:  # another instance, between reading and marking
         being_claimed = first.exec(
             select(Message).where(Message.direction == "out").limit(1).with_for_update()

@@ -28,10 +28,11 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from bot import inbox
+from bot.channels.webhook import storage_unavailable
 from bot.config import LANGUAGES, Settings
 from bot.conversations import find_contact
 from bot.db import session_scope
-from bot.deps import EngineDep, SettingsDep
+from bot.deps import EngineDep, SettingsDep, WakeupDep
 from bot.i18n import RTL_LANGUAGES, speaker
 from bot.messages import Inbound
 from bot.models import Conversation, Direction, Message, MessageStatus, utcnow
@@ -213,7 +214,7 @@ def messages(
     },
 )
 async def say(
-    said: Said, request: Request, settings: SettingsDep, engine: EngineDep
+    said: Said, request: Request, settings: SettingsDep, engine: EngineDep, wakeup: WakeupDep
 ) -> dict[str, bool]:
     address = _address(request)
     if address is None:
@@ -243,10 +244,8 @@ async def say(
             headers={"Retry-After": str(refused.retry_after)},
         ) from None
     except SQLAlchemyError as exc:
-        log.error("webchat message not stored: %s", type(exc).__name__)
-        raise HTTPException(503, "storage unavailable", headers={"Retry-After": "5"}) from exc
-    wakeup = getattr(request.app.state, "wakeup", None)
-    if stored and wakeup is not None:
+        raise storage_unavailable("webchat", exc) from exc
+    if stored:
         wakeup.set()
     return {"stored": stored}
 
