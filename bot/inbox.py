@@ -16,7 +16,7 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -25,13 +25,13 @@ from sqlalchemy import Engine, func, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from bot import channels, outbox
+from bot import outbox
 from bot.config import Settings
 from bot.conversations import get_or_create_contact, lock_contact, open_conversation
 from bot.db import session_scope
-from bot.dialogue.engine import FlowEngine, Turn, get_flow_engine
+from bot.dialogue import turns
+from bot.dialogue.engine import FlowEngine, get_flow_engine
 from bot.handoff import request_handoff
-from bot.i18n import strip_isolates
 from bot.messages import Inbound
 from bot.models import (
     Contact,
@@ -81,7 +81,7 @@ def store(
         channel=inbound.channel,
         direction=Direction.inbound,
         sender=Sender.user,
-        text=inbound.text or _button_title(session, conversation, inbound.button),
+        text=inbound.text or turns.button_title(session, conversation, inbound.button),
         button=inbound.button,
         media_type=inbound.media_type,
         media_ref=inbound.media_ref,
@@ -275,30 +275,6 @@ def _seen(session: Session, inbound: Inbound) -> bool:
     )
 
 
-def _button_title(session: Session, conversation: Conversation, payload: str | None) -> str | None:
-    """A pressed button reads as its title in the transcript."""
-    if not payload:
-        return None
-    for button in _last_buttons(session, conversation):
-        if button["payload"] == payload:
-            return strip_isolates(button["title"])
-    return None
-
-
-def _last_buttons(session: Session, conversation: Conversation) -> list[dict[str, str]]:
-    """The buttons of the bot's last message, if that message had any."""
-    buttons = session.exec(
-        select(Message.buttons)
-        .where(
-            Message.conversation_id == conversation.id,
-            Message.direction == Direction.outbound,
-            Message.sender == Sender.bot,
-        )
-        .order_by(col(Message.id).desc())
-    ).first()
-    return list(buttons or [])
-
-
 # --- answering ----------------------------------------------------------------------
 
 
@@ -395,7 +371,7 @@ def _answer(session: Session, flows: FlowEngine, conversation_id: int, now: date
     if conversation.owner != Owner.bot:
         _raise_urgency(session, flows, conversation, messages, now)
         return len(messages)
-    for turn in _turns(session, conversation, messages):
+    for turn in turns.turns_of(session, conversation, messages):
         if conversation.owner != Owner.bot:
             break  # handed over mid-batch: the rest is for staff
         for message in turn.messages:
@@ -430,46 +406,3 @@ def _raise_urgency(
     else:
         conversation.urgent = True
         session.add(conversation)
-
-
-@dataclass
-class _PendingTurn:
-    turn: Turn
-    messages: list[Message] = field(default_factory=list)
-
-
-def _turns(
-    session: Session, conversation: Conversation, messages: Sequence[Message]
-) -> list[_PendingTurn]:
-    """Quick fragments of text become one turn; a pressed button or media is its own."""
-    buttons = _last_buttons(session, conversation)
-    turns: list[_PendingTurn] = []
-    for message in messages:
-        payload = message.button or _typed_button(conversation.channel, message.text, buttons)
-        last = turns[-1] if turns else None
-        if payload:
-            turns.append(_PendingTurn(Turn(button=payload), [message]))
-        elif message.text and last and last.turn.text and not last.turn.button:
-            last.turn.text += "\n" + message.text
-            last.messages.append(message)
-        elif not message.text and last and last.turn.media_type and not last.turn.text:
-            last.messages.append(message)
-        else:
-            turn = Turn(text=message.text, media_type=message.media_type)
-            turns.append(_PendingTurn(turn, [message]))
-    return turns
-
-
-def _typed_button(channel: str, text: str | None, buttons: list[dict[str, str]]) -> str | None:
-    """A typed "2" presses the second button where buttons are numbered (WhatsApp);
-    typing a button's title presses it everywhere."""
-    typed = (text or "").strip().rstrip(".)").casefold()
-    if not typed or not buttons:
-        return None
-    numbered = channels.transport(channel).numbered_buttons
-    if numbered and typed.isdigit() and 1 <= int(typed) <= len(buttons):
-        return buttons[int(typed) - 1]["payload"]
-    for button in buttons:
-        if strip_isolates(button["title"]).strip().casefold() == typed:
-            return button["payload"]
-    return None

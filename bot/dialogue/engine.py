@@ -16,20 +16,29 @@ what the person wrote and answers it once the language and consent are settled.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-import yaml
 from sqlmodel import Session
 
 from bot import outbox
 from bot.config import LANGUAGES, Settings
-from bot.handoff import HandoffResult, request_handoff, waiting_before
+from bot.dialogue.actions import ACTIONS, CONDITIONS
+from bot.dialogue.flows import (
+    MAX_INSTRUCTIONS,
+    Flow,
+    FlowError,
+    Flows,
+    Instruction,
+    Step,
+    load_flows,
+    step_ref,
+)
+from bot.handoff import HandoffResult
 from bot.hours import OpeningHours
 from bot.i18n import LANGUAGE_NAMES, Speaker, isolate, speaker
 from bot.messages import Button
@@ -38,15 +47,8 @@ from bot.nlu.knowledge import KnowledgeBase, get_knowledge
 from bot.nlu.matcher import get_matcher
 from bot.nlu.text import normalize
 from bot.ops.observability import MATCHES
-from bot.privacy.erasure import erase_but_goodbye
 
 LANGUAGE_CONFIDENCE = 0.75  # below this, ask the person which language they write
-MAX_INSTRUCTIONS = 200  # per turn: a loop of "go"s in a flow file stops here
-INSTRUCTION_KEYS = frozenset({"say", "say_in_every_language", "answer", "do", "go", "wait"})
-
-
-class FlowError(Exception):
-    """A flow file is invalid, or a flow ran into a loop."""
 
 
 # --- the matcher, as the engine sees it ---------------------------------------------
@@ -73,185 +75,6 @@ class MatchLike(Protocol):
 
 class MatcherLike(Protocol):
     def match(self, text: str, lang: str | None = None) -> MatchLike: ...
-
-
-# --- flows as data ------------------------------------------------------------------
-
-Instruction = Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class Step:
-    run: tuple[Instruction, ...] = ()
-    on: Mapping[str, tuple[Instruction, ...]] = field(default_factory=dict)
-    otherwise: tuple[Instruction, ...] | None = None
-
-    @property
-    def waits(self) -> bool:
-        return bool(self.on) or self.otherwise is not None
-
-
-@dataclass(frozen=True)
-class Flow:
-    id: str
-    steps: Mapping[str, Step]
-    event: str | None = None
-    buttons: tuple[str, ...] = ()
-    commands: tuple[str, ...] = ()
-    phrases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    topics: tuple[str, ...] = ()
-    needs_consent: bool = True
-
-    def starts_on_button(self, payload: str) -> bool:
-        return any(
-            payload == pattern or (pattern.endswith("*") and payload.startswith(pattern[:-1]))
-            for pattern in self.buttons
-        )
-
-
-@dataclass(frozen=True)
-class Flows:
-    flows: Mapping[str, Flow]
-
-    def step(self, flow_id: str | None, name: str | None) -> Step | None:
-        flow = self.flows.get(flow_id or "")
-        return flow.steps.get(name or "") if flow else None
-
-    def by_event(self, event: str) -> Flow:
-        return next(f for f in self.flows.values() if f.event == event)
-
-    def for_button(self, payload: str) -> Flow | None:
-        return next((f for f in self.flows.values() if f.starts_on_button(payload)), None)
-
-    def for_command(self, text: str) -> Flow | None:
-        command = text.split()[0].lower() if text.startswith("/") else ""
-        command = command.split("@")[0]  # Telegram groups: /delete@HelplineBot
-        return next((f for f in self.flows.values() if command in f.commands), None)
-
-    def for_phrase(self, normalized: str) -> Flow | None:
-        padded = f" {normalized} "
-        for flow in self.flows.values():
-            for phrases in flow.phrases.values():
-                if any(f" {phrase} " in padded for phrase in phrases):
-                    return flow
-        return None
-
-    def for_topic(self, topic: str) -> Flow | None:
-        return next((f for f in self.flows.values() if topic in f.topics), None)
-
-    def answer_for_stale_button(self, payload: str) -> tuple[Flow, tuple[Instruction, ...]] | None:
-        """A button of an older message: what it does in the step that showed it."""
-        for flow in self.flows.values():
-            for step in flow.steps.values():
-                if payload in step.on:
-                    return flow, step.on[payload]
-        return None
-
-
-REQUIRED_EVENTS = ("first_contact", "urgent", "media", "faq", "abstain")
-
-
-def load_flows(path: Path) -> Flows:
-    """Read and check every ``*.yaml`` in ``path``; raises ``FlowError`` listing the problems."""
-    flows: dict[str, Flow] = {}
-    errors: list[str] = []
-    for file in sorted(Path(path).glob("*.yaml")):
-        try:
-            flow = _parse_flow(yaml.safe_load(file.read_text(encoding="utf-8")), file.stem)
-        except (yaml.YAMLError, FlowError, TypeError, KeyError, AttributeError) as exc:
-            errors.append(f"{file.name}: {exc}")
-            continue
-        flows[flow.id] = flow
-    loaded = Flows(flows)
-    errors += _check(loaded)
-    if errors:
-        raise FlowError("invalid flows:\n" + "\n".join(errors))
-    return loaded
-
-
-def _parse_flow(raw: Mapping[str, Any], stem: str) -> Flow:
-    if raw.get("id") != stem:
-        raise FlowError(f"id must be the file name, {stem!r}")
-    starts_on = raw.get("starts_on") or {}
-    unknown = set(raw) - {"id", "starts_on", "needs_consent", "steps"}
-    unknown |= set(starts_on) - {"event", "buttons", "commands", "phrases", "topics"}
-    if unknown:
-        raise FlowError(f"unknown keys {sorted(unknown)}")
-    steps = {name: _parse_step(body, name) for name, body in (raw.get("steps") or {}).items()}
-    if "start" not in steps:
-        raise FlowError("a flow needs a 'start' step")
-    phrases = {
-        lang: tuple(normalize(p) for p in items)
-        for lang, items in (starts_on.get("phrases") or {}).items()
-    }
-    event = starts_on.get("event")
-    return Flow(
-        id=stem,
-        steps=steps,
-        event=event,
-        buttons=tuple(starts_on.get("buttons") or ()),
-        commands=tuple(c.lower() for c in starts_on.get("commands") or ()),
-        phrases=phrases,
-        topics=tuple(starts_on.get("topics") or ()),
-        needs_consent=bool(raw.get("needs_consent", True)),
-    )
-
-
-def _parse_step(body: Any, name: str) -> Step:
-    if isinstance(body, list):
-        return Step(run=tuple(body))
-    if isinstance(body, dict):  # YAML 1.1 reads a bare `on:` key as True
-        body = {"on" if key is True else key: value for key, value in body.items()}
-    if not isinstance(body, dict) or set(body) - {"on", "otherwise"}:
-        raise FlowError(f"step {name!r}: a list of instructions, or 'on'/'otherwise'")
-    otherwise = body.get("otherwise")
-    return Step(
-        on={str(k): tuple(v) for k, v in (body.get("on") or {}).items()},
-        otherwise=tuple(otherwise) if otherwise is not None else None,
-    )
-
-
-def _check(flows: Flows) -> list[str]:
-    errors = [f"no flow starts on event {e!r}" for e in REQUIRED_EVENTS if not _has_event(flows, e)]
-    for flow in flows.flows.values():
-        for name, step in flow.steps.items():
-            lists = [step.run, *step.on.values(), step.otherwise or ()]
-            for instruction in (i for items in lists for i in items):
-                problem = _check_instruction(flows, flow, instruction)
-                if problem:
-                    errors.append(f"{flow.id}.{name}: {problem}")
-    return errors
-
-
-def _has_event(flows: Flows, event: str) -> bool:
-    return any(f.event == event for f in flows.flows.values())
-
-
-def _check_instruction(flows: Flows, flow: Flow, instruction: Any) -> str | None:
-    if not isinstance(instruction, dict):
-        return f"not an instruction: {instruction!r}"
-    kinds = INSTRUCTION_KEYS & set(instruction)
-    if len(kinds) != 1:
-        return f"one of {sorted(INSTRUCTION_KEYS)} per instruction: {instruction!r}"
-    kind = next(iter(kinds))
-    condition = instruction.get("when")
-    if condition is not None and condition not in CONDITIONS:
-        return f"unknown condition {condition!r}"
-    if kind == "do" and instruction["do"] not in ACTIONS:
-        return f"unknown action {instruction['do']!r}"
-    if kind in ("go", "wait"):
-        target_flow, target = _target(flow.id, instruction[kind])
-        step = flows.step(target_flow, target)
-        if step is None:
-            return f"no step {instruction[kind]!r}"
-        if kind == "wait" and not step.waits:
-            return f"waits in {target!r}, which has no 'on' or 'otherwise'"
-    return None
-
-
-def _target(flow_id: str, ref: str) -> tuple[str, str]:
-    target_flow, _, step = ref.rpartition(".")
-    return target_flow or flow_id, step
 
 
 # --- running ------------------------------------------------------------------------
@@ -291,7 +114,7 @@ class FlowEngine:
         now: datetime,
     ) -> MatchLike | None:
         """Answer one turn of a bot-owned conversation; returns the match of its text."""
-        run = _Run(self, session, conversation, contact, turn, now)
+        run = Run(self, session, conversation, contact, turn, now)
         run.start()
         session.add(contact)
         session.add(conversation)
@@ -319,8 +142,12 @@ def _cached_flows(path: Path) -> Flows:
     return load_flows(path)
 
 
-class _Run:
+class Run:
     """One turn: the routing decision and the instructions it runs."""
+
+    contact: Contact
+    conversation: Conversation
+    payload: str | None
 
     def __init__(
         self,
@@ -475,12 +302,12 @@ class _Run:
             elif "do" in instruction:
                 ACTIONS[instruction["do"]](self, **(instruction.get("with") or {}))
             elif "go" in instruction:
-                target_flow, step = _target(flow.id, instruction["go"])
+                target_flow, step = step_ref(flow.id, instruction["go"])
                 next_flow = self.flows.flows[target_flow]
                 self.execute(next_flow, next_flow.steps[step].run)
                 return
             elif "wait" in instruction:
-                self.contact.flow, self.contact.flow_step = _target(flow.id, instruction["wait"])
+                self.contact.flow, self.contact.flow_step = step_ref(flow.id, instruction["wait"])
 
     @property
     def speaker(self) -> Speaker:
@@ -556,99 +383,3 @@ class _Run:
         text, button = data.pop("pending", None), data.pop("pending_button", None)
         self.contact.flow_data = data
         return text, button
-
-
-def _is_language(payload: str | None) -> bool:
-    return bool(payload) and str(payload).startswith("lang:")
-
-
-# --- actions: what a flow can do besides talking -------------------------------------
-
-
-def _set_language(run: _Run) -> None:
-    lang = (run.payload or "").removeprefix("lang:")
-    if lang in LANGUAGES:
-        run._set_language(lang, chosen=True)
-
-
-def _give_consent(run: _Run) -> None:
-    run.contact.consent_at = run.now
-
-
-def _keep_pending(run: _Run) -> None:
-    run.keep_pending()
-
-
-def _answer_pending(run: _Run) -> None:
-    text, button = run.pop_pending()
-    run.text, run.payload = text or "", button
-    if button:
-        flow = run.flows.for_button(button)
-        if flow is not None:
-            run.begin(flow)
-    elif text:
-        chosen = run.flows.for_command(text) or run.flows.for_phrase(normalize(text))
-        if chosen is not None:
-            run.begin(chosen)
-        else:
-            run.route(run.engine.matcher.match(text, lang=run.lang))
-
-
-def _set_topic(run: _Run) -> None:
-    if run.payload and run.payload.startswith("topic:"):
-        run.topic = run.payload.removeprefix("topic:")
-    if run.topic and run.topic not in run.engine.knowledge.topics:
-        run.topic = None
-    run.conversation.topic = run.conversation.topic or run.topic
-
-
-def _handoff(run: _Run, *, reason: str, urgent: bool = False) -> None:
-    conversation = run.conversation
-    if urgent:
-        conversation.topic = "urgent"
-    run.handoff = request_handoff(
-        run.session, conversation, reason=reason, urgent=urgent, hours=run.engine.hours, now=run.now
-    )
-    run.contact.flow, run.contact.flow_step = None, None
-    run.values["waiting"] = waiting_before(run.session, conversation)
-    if run.handoff.next_opening is not None:
-        seconds = (run.handoff.next_opening - run.now).total_seconds()
-        run.values["hours"] = max(1, math.ceil(seconds / 3600))
-        run.values["back"] = run.speaker.when(
-            run.handoff.next_opening, run.engine.settings.timezone
-        )
-
-
-def _erase(run: _Run) -> None:
-    erase_but_goodbye(run.session, run.contact, run.conversation, now=run.now)
-
-
-ACTIONS: dict[str, Callable[..., None]] = {
-    "set_language": _set_language,
-    "give_consent": _give_consent,
-    "keep_pending": _keep_pending,
-    "answer_pending": _answer_pending,
-    "set_topic": _set_topic,
-    "handoff": _handoff,
-    "erase": _erase,
-}
-
-CONDITIONS: dict[str, Callable[[_Run], bool]] = {
-    "no_language": lambda run: run.contact.language is None,
-    "has_language": lambda run: run.contact.language is not None,
-    "no_consent": lambda run: run.contact.consent_at is None,
-    "has_pending": lambda run: bool(
-        (run.contact.flow_data or {}).keys() & {"pending", "pending_button"}
-    ),
-    "no_pending": lambda run: (
-        not (run.contact.flow_data or {}).keys() & {"pending", "pending_button"}
-    ),
-    "language_button": lambda run: _is_language(run.payload),
-    "has_candidates": lambda run: bool(run._candidates()),
-    "no_candidates": lambda run: not run._candidates(),
-    "open_now": lambda run: run.handoff is not None and run.handoff.open_now,
-    "first_closed_notice": lambda run: run.handoff is not None and run.handoff.notify_after_hours,
-    "closed_notice_given": lambda run: (
-        run.handoff is not None and not run.handoff.open_now and not run.handoff.notify_after_hours
-    ),
-}

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import PROJECT_HOME
-from bot.dialogue.engine import FlowError, load_flows
+from bot.dialogue.flows import FlowError, load_flows
 
 
 def test_the_project_flows_load() -> None:

@@ -1,0 +1,205 @@
+"""Conversation flows as data: ``flows/*.yaml`` loaded, parsed and checked.
+
+A flow is a list of steps, each a list of instructions (say, answer, do, go, wait);
+``load_flows`` refuses a file that names an unknown action, condition or step, so a
+mistake in a flow file stops the service at start, not in a person's conversation.
+``flows/README.md`` describes the format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.dialogue.actions import ACTIONS, CONDITIONS
+from bot.nlu.text import normalize
+
+MAX_INSTRUCTIONS = 200  # per turn: a loop of "go"s in a flow file stops here
+INSTRUCTION_KEYS = frozenset({"say", "say_in_every_language", "answer", "do", "go", "wait"})
+
+
+class FlowError(Exception):
+    """A flow file is invalid, or a flow ran into a loop."""
+
+
+# --- flows as data ------------------------------------------------------------------
+
+Instruction = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Step:
+    run: tuple[Instruction, ...] = ()
+    on: Mapping[str, tuple[Instruction, ...]] = field(default_factory=dict)
+    otherwise: tuple[Instruction, ...] | None = None
+
+    @property
+    def waits(self) -> bool:
+        return bool(self.on) or self.otherwise is not None
+
+
+@dataclass(frozen=True)
+class Flow:
+    id: str
+    steps: Mapping[str, Step]
+    event: str | None = None
+    buttons: tuple[str, ...] = ()
+    commands: tuple[str, ...] = ()
+    phrases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    topics: tuple[str, ...] = ()
+    needs_consent: bool = True
+
+    def starts_on_button(self, payload: str) -> bool:
+        return any(
+            payload == pattern or (pattern.endswith("*") and payload.startswith(pattern[:-1]))
+            for pattern in self.buttons
+        )
+
+
+@dataclass(frozen=True)
+class Flows:
+    flows: Mapping[str, Flow]
+
+    def step(self, flow_id: str | None, name: str | None) -> Step | None:
+        flow = self.flows.get(flow_id or "")
+        return flow.steps.get(name or "") if flow else None
+
+    def by_event(self, event: str) -> Flow:
+        return next(f for f in self.flows.values() if f.event == event)
+
+    def for_button(self, payload: str) -> Flow | None:
+        return next((f for f in self.flows.values() if f.starts_on_button(payload)), None)
+
+    def for_command(self, text: str) -> Flow | None:
+        command = text.split()[0].lower() if text.startswith("/") else ""
+        command = command.split("@")[0]  # Telegram groups: /delete@HelplineBot
+        return next((f for f in self.flows.values() if command in f.commands), None)
+
+    def for_phrase(self, normalized: str) -> Flow | None:
+        padded = f" {normalized} "
+        for flow in self.flows.values():
+            for phrases in flow.phrases.values():
+                if any(f" {phrase} " in padded for phrase in phrases):
+                    return flow
+        return None
+
+    def for_topic(self, topic: str) -> Flow | None:
+        return next((f for f in self.flows.values() if topic in f.topics), None)
+
+    def answer_for_stale_button(self, payload: str) -> tuple[Flow, tuple[Instruction, ...]] | None:
+        """A button of an older message: what it does in the step that showed it."""
+        for flow in self.flows.values():
+            for step in flow.steps.values():
+                if payload in step.on:
+                    return flow, step.on[payload]
+        return None
+
+
+REQUIRED_EVENTS = ("first_contact", "urgent", "media", "faq", "abstain")
+
+
+def load_flows(path: Path) -> Flows:
+    """Read and check every ``*.yaml`` in ``path``; raises ``FlowError`` listing the problems."""
+    flows: dict[str, Flow] = {}
+    errors: list[str] = []
+    for file in sorted(Path(path).glob("*.yaml")):
+        try:
+            flow = _parse_flow(yaml.safe_load(file.read_text(encoding="utf-8")), file.stem)
+        except (yaml.YAMLError, FlowError, TypeError, KeyError, AttributeError) as exc:
+            errors.append(f"{file.name}: {exc}")
+            continue
+        flows[flow.id] = flow
+    loaded = Flows(flows)
+    errors += _check(loaded)
+    if errors:
+        raise FlowError("invalid flows:\n" + "\n".join(errors))
+    return loaded
+
+
+def _parse_flow(raw: Mapping[str, Any], stem: str) -> Flow:
+    if raw.get("id") != stem:
+        raise FlowError(f"id must be the file name, {stem!r}")
+    starts_on = raw.get("starts_on") or {}
+    unknown = set(raw) - {"id", "starts_on", "needs_consent", "steps"}
+    unknown |= set(starts_on) - {"event", "buttons", "commands", "phrases", "topics"}
+    if unknown:
+        raise FlowError(f"unknown keys {sorted(unknown)}")
+    steps = {name: _parse_step(body, name) for name, body in (raw.get("steps") or {}).items()}
+    if "start" not in steps:
+        raise FlowError("a flow needs a 'start' step")
+    phrases = {
+        lang: tuple(normalize(p) for p in items)
+        for lang, items in (starts_on.get("phrases") or {}).items()
+    }
+    event = starts_on.get("event")
+    return Flow(
+        id=stem,
+        steps=steps,
+        event=event,
+        buttons=tuple(starts_on.get("buttons") or ()),
+        commands=tuple(c.lower() for c in starts_on.get("commands") or ()),
+        phrases=phrases,
+        topics=tuple(starts_on.get("topics") or ()),
+        needs_consent=bool(raw.get("needs_consent", True)),
+    )
+
+
+def _parse_step(body: Any, name: str) -> Step:
+    if isinstance(body, list):
+        return Step(run=tuple(body))
+    if isinstance(body, dict):  # YAML 1.1 reads a bare `on:` key as True
+        body = {"on" if key is True else key: value for key, value in body.items()}
+    if not isinstance(body, dict) or set(body) - {"on", "otherwise"}:
+        raise FlowError(f"step {name!r}: a list of instructions, or 'on'/'otherwise'")
+    otherwise = body.get("otherwise")
+    return Step(
+        on={str(k): tuple(v) for k, v in (body.get("on") or {}).items()},
+        otherwise=tuple(otherwise) if otherwise is not None else None,
+    )
+
+
+def _check(flows: Flows) -> list[str]:
+    errors = [f"no flow starts on event {e!r}" for e in REQUIRED_EVENTS if not _has_event(flows, e)]
+    for flow in flows.flows.values():
+        for name, step in flow.steps.items():
+            lists = [step.run, *step.on.values(), step.otherwise or ()]
+            for instruction in (i for items in lists for i in items):
+                problem = _check_instruction(flows, flow, instruction)
+                if problem:
+                    errors.append(f"{flow.id}.{name}: {problem}")
+    return errors
+
+
+def _has_event(flows: Flows, event: str) -> bool:
+    return any(f.event == event for f in flows.flows.values())
+
+
+def _check_instruction(flows: Flows, flow: Flow, instruction: Any) -> str | None:
+    if not isinstance(instruction, dict):
+        return f"not an instruction: {instruction!r}"
+    kinds = INSTRUCTION_KEYS & set(instruction)
+    if len(kinds) != 1:
+        return f"one of {sorted(INSTRUCTION_KEYS)} per instruction: {instruction!r}"
+    kind = next(iter(kinds))
+    condition = instruction.get("when")
+    if condition is not None and condition not in CONDITIONS:
+        return f"unknown condition {condition!r}"
+    if kind == "do" and instruction["do"] not in ACTIONS:
+        return f"unknown action {instruction['do']!r}"
+    if kind in ("go", "wait"):
+        target_flow, target = step_ref(flow.id, instruction[kind])
+        step = flows.step(target_flow, target)
+        if step is None:
+            return f"no step {instruction[kind]!r}"
+        if kind == "wait" and not step.waits:
+            return f"waits in {target!r}, which has no 'on' or 'otherwise'"
+    return None
+
+
+def step_ref(flow_id: str, ref: str) -> tuple[str, str]:
+    target_flow, _, step = ref.rpartition(".")
+    return target_flow or flow_id, step
