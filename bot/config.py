@@ -57,9 +57,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     # Content
-    knowledge_dir: Path | None = None
-    flows_dir: Path | None = None
-    locales_dir: Path | None = None
+    knowledge_dir: Path = Field(default_factory=lambda data: data["home"] / "knowledge")
+    flows_dir: Path = Field(default_factory=lambda data: data["home"] / "flows")
+    locales_dir: Path = Field(default_factory=lambda data: data["home"] / "locales")
     demo: bool = False
 
     # Telegram
@@ -118,9 +118,6 @@ class Settings(BaseSettings):
     def _fill_defaults_and_refuse_placeholders(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.home / 'var' / 'helpline.db'}"
-        self.knowledge_dir = self.knowledge_dir or self.home / "knowledge"
-        self.flows_dir = self.flows_dir or self.home / "flows"
-        self.locales_dir = self.locales_dir or self.home / "locales"
         if self.env == "production":
             weak = [
                 name

@@ -14,8 +14,6 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine
 
-from bot.config import Settings
-
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
@@ -88,7 +86,3 @@ def is_ready(engine: Engine) -> tuple[bool, str]:
     if current != head:
         return False, f"database at migration {current}, code expects {head}"
     return True, "ok"
-
-
-def settings_engine(settings: Settings) -> Engine:
-    return make_engine(settings.database_url)

@@ -23,7 +23,7 @@ from bot.hours import OpeningHours
 from bot.models import Conversation, Owner, StaffUser
 
 
-class Outcome(StrEnum):
+class CloseOutcome(StrEnum):
     """How staff closed a conversation."""
 
     answered = "answered"
@@ -177,7 +177,7 @@ def close(
     as_admin: bool = False,
 ) -> Conversation | None:
     """Close a conversation you hold, with the topic it was about and how it ended."""
-    if outcome not in Outcome.__members__:
+    if outcome not in CloseOutcome.__members__:
         raise HandoffError(f"unknown outcome {outcome!r}")
     if not topic or len(topic) > 64:
         raise HandoffError("a conversation is closed with a topic")

@@ -24,7 +24,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Channel(StrEnum):
+class ContactChannel(StrEnum):
+    """Where a contact came from: a chat channel, or one staff log by hand."""
+
     whatsapp = "whatsapp"
     telegram = "telegram"
     webchat = "webchat"
@@ -93,6 +95,8 @@ class Contact(SQLModel, table=True):
     flow_step: str | None = Field(default=None, max_length=64)
     flow_data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     last_inbound_at: datetime | None = None
+    # Unused (nothing sets or reads it); stays until a migration drops the column,
+    # because this release changes no schema.
     blocked: bool = False
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -253,7 +257,8 @@ class AuditEntry(SQLModel, table=True):
 
 
 class JobRun(SQLModel, table=True):
-    """When a scheduled job last ran, so that several instances run it once."""
+    """Unused: jobs claim their rows instead (``bot/worker.py``). The table stays until a
+    migration drops it, because this release changes no schema."""
 
     __tablename__ = "job_run"
 

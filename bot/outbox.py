@@ -358,7 +358,7 @@ def backoff_seconds(
 
 
 @dataclass(frozen=True)
-class Outcome:
+class SendOutcome:
     """How one send went: a provider id, or the error; ``at`` is when it ended.
 
     ``still_in_doubt``: a failure after which the provider may have the message (it
@@ -372,7 +372,9 @@ class Outcome:
     still_in_doubt: bool = False
 
 
-def record_outcomes(engine: Engine, settings: Settings, outcomes: Sequence[Outcome]) -> list[str]:
+def record_outcomes(
+    engine: Engine, settings: Settings, outcomes: Sequence[SendOutcome]
+) -> list[str]:
     """Write how the sends went, in one transaction; the new status of each."""
     with session_scope(engine) as session:
         return [
@@ -407,7 +409,7 @@ def _record_sent(session: Session, claim: Claim, provider_message_id: str, *, no
 
 
 def _record_failure(
-    session: Session, settings: Settings, outcome: Outcome, error: SendError
+    session: Session, settings: Settings, outcome: SendOutcome, error: SendError
 ) -> str:
     """Back to "queued" after a backoff, or "failed" for good."""
     claim, now = outcome.claim, outcome.at
@@ -447,10 +449,10 @@ class _Recorder:
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine = engine
         self.settings = settings
-        self._pending: list[Outcome] = []
+        self._pending: list[SendOutcome] = []
         self._task: asyncio.Task[None] | None = None
 
-    def add(self, outcome: Outcome) -> None:
+    def add(self, outcome: SendOutcome) -> None:
         self._pending.append(outcome)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain())
@@ -466,7 +468,7 @@ class _Recorder:
             for outcome, status in zip(batch, statuses, strict=True):
                 _count(outcome, status)
 
-    async def _write(self, batch: list[Outcome]) -> list[str | None]:
+    async def _write(self, batch: list[SendOutcome]) -> list[str | None]:
         for delay in (0.2, 1.0, 5.0, None):
             try:
                 written: list[str | None] = list(
@@ -484,7 +486,7 @@ class _Recorder:
         return [None] * len(batch)
 
 
-def _count(outcome: Outcome, status: str | None) -> None:
+def _count(outcome: SendOutcome, status: str | None) -> None:
     channel, message_id = outcome.claim.channel, outcome.claim.message_id
     if outcome.error is None:
         observability.OUTBOUND.labels(channel).inc()
@@ -537,7 +539,7 @@ async def _send_one(channels: Channels, claim: Claim, clock: _Clock, recorder: _
         error, in_doubt = SendError(f"unexpected {type(exc).__name__}"), True
     # Backoff counts from when the attempt ended (its answer came), not from when the
     # job started: claiming the batch can take a while on a busy database.
-    recorder.add(Outcome(claim, clock.now(), provider_id, error, still_in_doubt=in_doubt))
+    recorder.add(SendOutcome(claim, clock.now(), provider_id, error, still_in_doubt=in_doubt))
 
 
 async def _already_sent(channel: Channel, claim: Claim, engine: Engine) -> str | None:

@@ -16,9 +16,7 @@ DirArgument = typer.Argument(None, help="Knowledge directory (default: HELPLINE_
 def _directory(directory: Path | None) -> Path:
     if directory is not None:
         return directory
-    knowledge_dir = get_settings().knowledge_dir
-    assert knowledge_dir is not None
-    return knowledge_dir
+    return get_settings().knowledge_dir
 
 
 @app.command("validate")

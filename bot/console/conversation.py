@@ -20,7 +20,7 @@ from bot.console.i18n import N_
 from bot.console.routing import console_router
 from bot.console.templating import render, render_fragment, translator
 from bot.deps import ChannelsDep, EngineDep, SessionDep, SettingsDep, WakeupDep
-from bot.handoff import HandoffError, Outcome
+from bot.handoff import CloseOutcome, HandoffError
 from bot.models import (
     Contact,
     Conversation,
@@ -40,11 +40,11 @@ router = console_router()
 MAX_REPLY = 4000
 OTHER_TOPIC = "other"
 OUTCOME_LABELS = {
-    Outcome.answered: N_("Answered"),
-    Outcome.referred: N_("Referred to another service"),
-    Outcome.no_reply: N_("No reply from the person"),
-    Outcome.out_of_scope: N_("Outside what we do"),
-    Outcome.abusive: N_("Abusive or spam"),
+    CloseOutcome.answered: N_("Answered"),
+    CloseOutcome.referred: N_("Referred to another service"),
+    CloseOutcome.no_reply: N_("No reply from the person"),
+    CloseOutcome.out_of_scope: N_("Outside what we do"),
+    CloseOutcome.abusive: N_("Abusive or spam"),
 }
 NOTICES = {
     "claimed": N_("You took this conversation."),

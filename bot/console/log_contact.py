@@ -27,7 +27,7 @@ from bot.console.i18n import N_
 from bot.console.routing import console_router
 from bot.console.templating import console_locale, render, translator
 from bot.deps import SessionDep, SettingsDep
-from bot.models import Channel, ContactRecord, Role, StaffUser, utcnow
+from bot.models import ContactChannel, ContactRecord, Role, StaffUser, utcnow
 from bot.stats.records import (
     LOGGED_CHANNELS,
     MAX_MINUTES,
@@ -46,9 +46,9 @@ router = console_router()
 
 OTHER_TOPIC = "other"
 CHANNEL_LABELS: dict[str, str] = {
-    Channel.phone: N_("Phone call"),
-    Channel.email: N_("E-mail"),
-    Channel.qa_session: N_("Q&A session"),
+    ContactChannel.phone: N_("Phone call"),
+    ContactChannel.email: N_("E-mail"),
+    ContactChannel.qa_session: N_("Q&A session"),
 }
 NOTICES = {
     "saved": N_("Saved."),
@@ -62,7 +62,7 @@ SESSION_HOUR = time(12, 0)  # a past day without a time: counted at noon, safely
 class FormValues:
     """What the form shows: the staff member's input, kept as typed when it is refused."""
 
-    channel: str = Channel.phone
+    channel: str = ContactChannel.phone
     language: str = ""
     topic: str = ""
     minutes: str = ""
@@ -93,7 +93,7 @@ def parse(values: FormValues, t: Any, tz: ZoneInfo, now: datetime) -> LoggedCont
     started_at = _moment(values.day, values.time, tz, now)
     if started_at is None:
         errors.append(t.gettext("The date or time is not valid, or it is in the future."))
-    is_session = values.channel == Channel.qa_session
+    is_session = values.channel == ContactChannel.qa_session
     try:
         participants = _number(values.participants, 1, MAX_PARTICIPANTS) if is_session else None
     except ValueError:
@@ -207,7 +207,7 @@ FormText = Annotated[str, Form(max_length=200)]
 
 
 def _form(
-    channel: FormText = Channel.phone,
+    channel: FormText = ContactChannel.phone,
     language: FormText = "",
     topic: FormText = "",
     minutes: FormText = "",
@@ -237,12 +237,12 @@ def log_form(
     session: SessionDep,
     settings: SettingsDep,
     staff: CurrentStaff,
-    channel: str = Channel.phone,
+    channel: str = ContactChannel.phone,
     language: str = "",
     notice: str = "",
 ) -> Response:
     values = FormValues(
-        channel=channel if channel in LOGGED_CHANNELS else Channel.phone,
+        channel=channel if channel in LOGGED_CHANNELS else ContactChannel.phone,
         language=language if language in LANGUAGES else "",
     )
     return _page(request, session, settings, staff, values, notice=NOTICES.get(notice))

@@ -106,7 +106,6 @@ def console_locale(request: Request, staff: StaffUser | None = None) -> str:
 def translator(request: Request) -> gettext.NullTranslations:
     settings: Settings = request.app.state.settings
     staff = getattr(request.state, "staff", None)
-    assert settings.locales_dir is not None
     return translations(settings.locales_dir, console_locale(request, staff))
 
 
@@ -116,7 +115,6 @@ def render(
     settings: Settings = request.app.state.settings
     staff: StaffUser | None = getattr(request.state, "staff", None)
     locale = console_locale(request, staff)
-    assert settings.locales_dir is not None
     template = environment(settings.locales_dir, locale).get_template(name)
     values = {
         "request": request,
@@ -134,7 +132,6 @@ def render_fragment(request: Request, name: str, context: dict[str, Any]) -> str
     """A partial template (for live updates), rendered like a page."""
     settings: Settings = request.app.state.settings
     staff: StaffUser | None = getattr(request.state, "staff", None)
-    assert settings.locales_dir is not None
     template = environment(settings.locales_dir, console_locale(request, staff)).get_template(name)
     return template.render(
         {

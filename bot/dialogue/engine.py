@@ -121,13 +121,11 @@ class FlowEngine:
         return run.match
 
     def speaker(self, lang: str) -> Speaker:
-        assert self.settings.locales_dir is not None
         return speaker(self.settings.locales_dir, lang)
 
 
 def get_flow_engine(settings: Settings, matcher: MatcherLike | None = None) -> FlowEngine:
     """The engine for these settings, with the real knowledge base and matcher."""
-    assert settings.flows_dir is not None
     return FlowEngine(
         settings,
         _cached_flows(settings.flows_dir),

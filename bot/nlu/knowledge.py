@@ -235,7 +235,6 @@ def cached_knowledge(path: Path) -> KnowledgeBase:
 
 def get_knowledge(settings: Settings) -> KnowledgeBase:
     """The knowledge base of ``settings.knowledge_dir``, loaded once per directory."""
-    assert settings.knowledge_dir is not None
     return cached_knowledge(Path(settings.knowledge_dir).resolve())
 
 

@@ -21,11 +21,19 @@ from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from bot.config import LANGUAGES
-from bot.models import Channel, ContactRecord, Conversation, HandledBy
+from bot.models import ContactChannel, ContactRecord, Conversation, HandledBy
 
 SOURCES = ("live", "console", "import")  # how a record came in: ContactRecord.source
-CHAT_CHANNELS: tuple[str, ...] = (Channel.whatsapp, Channel.telegram, Channel.webchat)
-LOGGED_CHANNELS: tuple[str, ...] = (Channel.phone, Channel.email, Channel.qa_session)  # by staff
+CHAT_CHANNELS: tuple[str, ...] = (
+    ContactChannel.whatsapp,
+    ContactChannel.telegram,
+    ContactChannel.webchat,
+)
+LOGGED_CHANNELS: tuple[str, ...] = (
+    ContactChannel.phone,
+    ContactChannel.email,
+    ContactChannel.qa_session,
+)  # by staff
 EDIT_WINDOW = timedelta(days=7)  # staff correct their own entries this long; admins any
 TOPIC_PATTERN = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
 MAX_MINUTES = 24 * 60
@@ -97,7 +105,7 @@ def check_logged(entry: LoggedContact) -> list[str]:
         errors.append(f"minutes must be between 0 and {MAX_MINUTES}")
     if entry.started_at is not None and entry.started_at.utcoffset() is None:
         errors.append("the time needs a time zone")
-    if entry.channel == Channel.qa_session:
+    if entry.channel == ContactChannel.qa_session:
         errors += _check_participants(entry.participants)
         if entry.place is not None and len(entry.place) > 120:
             errors.append("place is at most 120 characters")
@@ -148,7 +156,7 @@ def _fill(record: ContactRecord, entry: LoggedContact) -> None:
     record.topic = entry.topic
     record.minutes = entry.minutes
     record.started_at = entry.started_at or record.started_at
-    is_session = entry.channel == Channel.qa_session
+    is_session = entry.channel == ContactChannel.qa_session
     record.place = (entry.place or None) if is_session else None
     record.participants = entry.participants if is_session else None
 
@@ -284,8 +292,8 @@ def _parse_row(cells: dict[str, str], tz: ZoneInfo) -> tuple[dict[str, Any], lis
     if started_at is None:
         errors.append(f"started_at {cells['started_at']!r} is not a date or ISO 8601 time")
     channel = cells["channel"]
-    if channel not in Channel.__members__:
-        errors.append(f"channel {channel!r} is not one of {', '.join(Channel)}")
+    if channel not in ContactChannel.__members__:
+        errors.append(f"channel {channel!r} is not one of {', '.join(ContactChannel)}")
     language, topic = cells["language"] or None, cells["topic"] or None
     errors += _check_common(language, topic)
     handled_by = cells["handled_by"]
@@ -294,7 +302,7 @@ def _parse_row(cells: dict[str, str], tz: ZoneInfo) -> tuple[dict[str, Any], lis
     elif handled_by == HandledBy.bot and channel not in CHAT_CHANNELS:
         errors.append(f"the bot does not handle {channel}")
     participants: int | None = None
-    if channel == Channel.qa_session:
+    if channel == ContactChannel.qa_session:
         try:
             participants = int(cells["participants"])
         except ValueError:

@@ -30,15 +30,15 @@ from sqlalchemy import Float, case, cast, func, select
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session, col
 
-from bot.models import Channel, ContactRecord, HandledBy
+from bot.models import ContactChannel, ContactRecord, HandledBy
 from bot.stats.records import CHAT_CHANNELS, SOURCES
 
-STAFF_CHANNELS: tuple[str, ...] = (Channel.phone, *CHAT_CHANNELS, Channel.email)
+STAFF_CHANNELS: tuple[str, ...] = (ContactChannel.phone, *CHAT_CHANNELS, ContactChannel.email)
 # The annual report's lines: phone calls, chat messages (all chat channels), e-mails.
 STAFF_LINES: dict[str, tuple[str, ...]] = {
-    "phone": (Channel.phone,),
+    "phone": (ContactChannel.phone,),
     "chat": CHAT_CHANNELS,
-    "email": (Channel.email,),
+    "email": (ContactChannel.email,),
 }
 UNKNOWN = "unknown"  # the key for records without a language or topic
 
@@ -196,7 +196,7 @@ def build_report(session: Session, period: Period, tz: ZoneInfo) -> Report:
             _add(staff[group.channel], group.per_month)
         elif group.channel in bot:
             _add(bot[group.channel], group.per_month)
-        if group.channel == Channel.qa_session:
+        if group.channel == ContactChannel.qa_session:
             qa = QaSessions(
                 qa.sessions + group.count,
                 qa.participants_total + group.participants,
@@ -289,7 +289,7 @@ def _groups(session: Session, in_period: list[Any], month_starts: list[datetime]
         )
         .where(
             *in_period,
-            col(ContactRecord.channel).in_(list(Channel)),
+            col(ContactRecord.channel).in_(list(ContactChannel)),
             col(ContactRecord.handled_by).in_(list(HandledBy)),
             col(ContactRecord.handed_off).in_((False, True)),
             col(ContactRecord.source).in_(SOURCES),

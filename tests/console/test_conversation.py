@@ -286,7 +286,6 @@ def test_canned_answers_show_the_pashto_text_next_to_the_staff_language(
 ) -> None:
     from bot.nlu.knowledge import load_knowledge
 
-    assert settings.knowledge_dir is not None
     kb = load_knowledge(settings.knowledge_dir)
     pashto, english = kb.answer("asylum.apply", "ps"), kb.answer("asylum.apply", "en")
     conversation_id = new_conversation(engine, settings, address="1", language="ps")

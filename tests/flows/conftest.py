@@ -151,7 +151,6 @@ class FakeMatcher:
 
 @pytest.fixture
 def flows(settings: Settings) -> FlowEngine:
-    assert settings.flows_dir is not None
     return FlowEngine(
         settings,
         load_flows(settings.flows_dir),

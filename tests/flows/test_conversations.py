@@ -16,7 +16,6 @@ def said(chat: Chat, lang: str, message: str, **values: object) -> str:
     """What the bot says for ``message`` in ``lang`` (translated), without isolates."""
     from bot.i18n import strip_isolates
 
-    assert chat.settings.locales_dir is not None
     return strip_isolates(speaker(chat.settings.locales_dir, lang).gettext(message, **values))
 
 

@@ -120,7 +120,6 @@ async def answer(engine: Engine, settings: Settings, flows: FlowEngine) -> None:
 
 
 def said(settings: Settings, lang: str, message: str, **values: object) -> str:
-    assert settings.locales_dir is not None
     return speaker(settings.locales_dir, lang).gettext(message, **values)
 
 

@@ -175,7 +175,6 @@ def page(request: Request, settings: SettingsDep, engine: EngineDep) -> Response
     with Session(engine) as session:
         messages, known = _transcript(session, settings, address, 0)
     lang = _page_language(request, known)
-    assert settings.locales_dir is not None
     html = templates.get_template("try.html").render(
         _=speaker(settings.locales_dir, lang).gettext,
         lang=lang,
@@ -234,7 +233,6 @@ async def say(
     try:
         stored = await run_in_threadpool(_receive, engine, settings, inbound, client_hash)
     except _TooManyNewChats as refused:
-        assert settings.locales_dir is not None
         language = speaker(settings.locales_dir, _page_language(request, None))
         raise HTTPException(
             429,
