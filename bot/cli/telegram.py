@@ -11,7 +11,7 @@ import typer
 from sqlalchemy import Engine
 from telegram.error import TelegramError
 
-from bot import db, inbox
+from bot import db, inbox, observability
 from bot.channels.telegram import POLL_SECONDS, TelegramChannel, to_inbound
 from bot.config import Settings, get_settings
 from bot.models import utcnow
@@ -115,6 +115,7 @@ def poll_command(
 ) -> None:
     """Development without a public URL: fetch updates with getUpdates (removes the webhook)."""
     settings = get_settings()
+    observability.configure_logging(settings.log_level)  # JSON lines, the token masked
     engine = db.make_engine(settings.database_url)
 
     async def main() -> None:

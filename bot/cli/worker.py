@@ -7,7 +7,7 @@ import signal
 
 import typer
 
-from bot import db, memory
+from bot import db, memory, observability
 from bot.config import get_settings
 
 
@@ -17,6 +17,7 @@ def worker() -> None:
     from bot.worker import run_worker
 
     settings = get_settings()
+    observability.configure_logging(settings.log_level)  # JSON lines, tokens and numbers masked
     engine = db.make_engine(settings.database_url)
 
     async def main() -> None:
