@@ -106,6 +106,11 @@ class Settings(BaseSettings):
     # Webhooks, outbox and the background worker
     run_worker: bool = Field(default=True, description="run the job loop inside `serve`")
     webhook_max_bytes: int = 64 * 1024
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        description="larger request bodies get 413 on every route, before they are read "
+        "(the console's forms and the web chat need a few kilobytes)",
+    )
     provider_timeout_seconds: float = 15.0
     outbox_batch_size: int = 50
     outbox_lease_seconds: float = 120.0
