@@ -275,6 +275,7 @@ def test_an_operator_rotates_to_a_new_data_key(
         get_or_create_contact(session, before, "whatsapp", NUMBER)
         session.commit()
     monkeypatch.setenv("HELPLINE_ENV", "production")
+    monkeypatch.setenv("HELPLINE_HOME", str(home))
     monkeypatch.setenv("HELPLINE_SECRET_KEY", "operators-secret")
     monkeypatch.setenv("HELPLINE_DATA_KEY", new_key)
     monkeypatch.setenv("HELPLINE_OLD_DATA_KEYS", old_key)
