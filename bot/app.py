@@ -40,6 +40,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.channels = channels.Channels({})
     app.state.inbound_writer = None
     app.state.wakeup = worker.Wakeup()
+    # Innermost of ours (added first): around every route, so none reads a body before
+    # its size is checked, and inside the others, so a 413 has its headers and request id.
+    app.add_middleware(security.BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(security.SecurityHeadersMiddleware, public_url=settings.public_url)
     app.add_exception_handler(RequestValidationError, security.validation_error_response)
     app.add_middleware(observability.RequestContextMiddleware)

@@ -3,13 +3,26 @@
 Every secret can also come from a file named in ``HELPLINE_<NAME>_FILE`` (Docker and
 Kubernetes secrets), and every external service is reached through a configurable
 base URL so that tests and air-gapped deployments can point it elsewhere.
+
+Secrets: no instance runs on a public one. A placeholder secret is refused in every
+mode but ``test``. Outside production, secrets the operator did not set are generated
+on first start and kept in ``<home>/var/secrets.json`` (mode 0600), which every later
+start, and every other process with the same home, reads; production refuses to
+start without ``HELPLINE_SECRET_KEY`` and ``HELPLINE_DATA_KEY``, since instances on
+several machines or containers would each generate their own.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import contextlib
 import hashlib
+import json
 import os
+import secrets
+import tempfile
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -19,7 +32,11 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 PROJECT_HOME = Path(__file__).resolve().parent.parent
-PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "development-only-secret"})
+# What older versions signed and derived the data key from when no secret was set: it
+# is in the source, so it is public. Accepted only with HELPLINE_ENV=test.
+DEVELOPMENT_SECRET = "development-only-secret"
+PLACEHOLDER_SECRETS = frozenset({"change-me", "changeme", "secret", DEVELOPMENT_SECRET})
+SECRETS_FILE = Path("var") / "secrets.json"
 LANGUAGES = ("nl", "fr", "en", "uk", "ps", "fa")
 
 
@@ -48,11 +65,20 @@ class Settings(BaseSettings):
     home: Path = PROJECT_HOME
     database_url: str = ""
     public_url: str = "http://localhost:8000"
-    secret_key: str = "development-only-secret"
+    secret_key: str = Field(
+        default="",
+        description="signs console sessions; generated and kept in <home>/var/secrets.json "
+        "outside production when not set",
+    )
     data_key: str = Field(
         default="",
-        description="Fernet key that encrypts channel addresses; derived from secret_key "
-        "outside production when empty.",
+        description="Fernet key that encrypts channel addresses; when not set, derived "
+        "from an operator's own secret_key, else generated and kept like it",
+    )
+    old_data_keys: str = Field(
+        default="",
+        description="former data keys, comma-separated: still read and looked up until "
+        "`helpline keys rotate` has re-encrypted everything under data_key",
     )
     log_level: str = "INFO"
 
@@ -80,6 +106,11 @@ class Settings(BaseSettings):
     # Webhooks, outbox and the background worker
     run_worker: bool = Field(default=True, description="run the job loop inside `serve`")
     webhook_max_bytes: int = 64 * 1024
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        description="larger request bodies get 413 on every route, before they are read "
+        "(the console's forms and the web chat need a few kilobytes)",
+    )
     provider_timeout_seconds: float = 15.0
     outbox_batch_size: int = 50
     outbox_lease_seconds: float = 120.0
@@ -118,7 +149,13 @@ class Settings(BaseSettings):
     def _fill_defaults_and_refuse_placeholders(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.home / 'var' / 'helpline.db'}"
-        if self.env == "production":
+        self._settle_secrets()
+        return self
+
+    def _settle_secrets(self) -> None:
+        if self.env == "test":
+            self.secret_key = self.secret_key or DEVELOPMENT_SECRET
+        else:
             weak = [
                 name
                 for name in ("secret_key", "data_key")
@@ -126,13 +163,36 @@ class Settings(BaseSettings):
             ]
             if weak:
                 raise ValueError(
-                    "refusing to start in production with placeholder secrets: "
+                    "refusing to start with a placeholder secret, which is public: "
                     + ", ".join(f"HELPLINE_{name.upper()}" for name in weak)
+                    + f" (unset it to have a random one generated and kept in "
+                    f"{self.secrets_path}, or set one of your own)"
                 )
+            if self.env == "production":
+                missing = [name for name in ("secret_key", "data_key") if not getattr(self, name)]
+                if missing:
+                    raise ValueError(
+                        "refusing to start in production without "
+                        + " and ".join(f"HELPLINE_{name.upper()}" for name in missing)
+                        + " (or HELPLINE_<NAME>_FILE): see docs/deploy.md"
+                    )
+            # An operator's own secret_key still derives the data key, as it always has.
+            wants_data_key = not self.data_key and not self.secret_key
+            if not self.secret_key or wants_data_key:
+                kept = kept_secrets(self.secrets_path)
+                self.secret_key = self.secret_key or kept.secret_key
+                if wants_data_key:
+                    self.data_key = kept.data_key
+                    old = [self.old_data_keys, *kept.old_data_keys]
+                    self.old_data_keys = ",".join(key for key in old if key)
         if not self.data_key:
-            digest = hashlib.sha256(("data-key:" + self.secret_key).encode()).digest()
-            self.data_key = base64.urlsafe_b64encode(digest).decode()
-        return self
+            self.data_key = derived_data_key(self.secret_key)
+        for key in self.data_keys:
+            if not is_fernet_key(key):
+                raise ValueError(
+                    "HELPLINE_DATA_KEY and HELPLINE_OLD_DATA_KEYS take Fernet keys (32 "
+                    "url-safe base64-encoded bytes; see docs/deploy.md to make one)"
+                )
 
     @classmethod
     def settings_customise_sources(
@@ -149,7 +209,101 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    @property
+    def secrets_path(self) -> Path:
+        """Where secrets the operator did not set are kept (beside the SQLite default)."""
+        return self.home / SECRETS_FILE
+
+    @property
+    def data_keys(self) -> list[str]:
+        """The data key, then the old ones still accepted for reading and lookups."""
+        keys = [self.data_key, *(k.strip() for k in self.old_data_keys.split(","))]
+        return list(dict.fromkeys(k for k in keys if k))
+
 
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+# --- secrets kept on disk ---------------------------------------------------------------
+
+
+def derived_data_key(secret_key: str) -> str:
+    """The data key made from a secret key when no data key is set."""
+    digest = hashlib.sha256(("data-key:" + secret_key).encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode()
+
+
+def is_fernet_key(key: str) -> bool:
+    try:
+        return len(base64.urlsafe_b64decode(key.encode())) == 32
+    except (binascii.Error, ValueError):
+        return False
+
+
+@dataclass(frozen=True)
+class KeptSecrets:
+    secret_key: str
+    data_key: str
+    old_data_keys: list[str]
+
+
+def kept_secrets(path: Path) -> KeptSecrets:
+    """The secrets kept in ``path``, generated on first use.
+
+    Several processes may start at once (``make run``, instances on one machine): the
+    file is written aside and hard-linked into place, which fails for all but the
+    first, so it appears complete or not at all and everyone reads the same secrets
+    back. A new file keeps the key older versions derived from the public placeholder
+    as an old data key, so that what they stored stays readable until ``helpline keys
+    rotate`` has re-encrypted it (and then drops it).
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = {
+            "secret_key": secrets.token_hex(32),
+            "data_key": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+            "old_data_keys": [derived_data_key(DEVELOPMENT_SECRET)],
+        }
+        _write_secrets(path, fresh, replace=False)
+    if path.stat().st_mode & 0o077:
+        raise ValueError(f"{path} may be read by other users: chmod 600 it")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return KeptSecrets(
+            secret_key=str(data["secret_key"]),
+            data_key=str(data["data_key"]),
+            old_data_keys=[str(key) for key in data.get("old_data_keys", [])],
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path} is not a secrets file helpline wrote: {exc}") from exc
+
+
+def forget_old_data_keys(path: Path) -> list[str]:
+    """Drop the old data keys kept in ``path`` (after ``helpline keys rotate``)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    dropped = [str(key) for key in data.get("old_data_keys", [])]
+    if dropped:
+        data["old_data_keys"] = []
+        _write_secrets(path, data, replace=True)
+    return dropped
+
+
+def _write_secrets(path: Path, data: dict[str, Any], *, replace: bool) -> None:
+    """Write ``path`` whole, mode 0600; unless ``replace``, only if it does not exist."""
+    descriptor, aside = tempfile.mkstemp(dir=path.parent, prefix=".secrets-", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:  # mkstemp: mode 0600
+            json.dump(data, file, indent=2)
+            file.write("\n")
+            file.flush()
+            os.fsync(file.fileno())
+        if replace:
+            os.replace(aside, path)
+        else:
+            with contextlib.suppress(FileExistsError):  # another process was first
+                os.link(aside, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(aside)

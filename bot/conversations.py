@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from bot.config import Settings
 from bot.db import session_scope
 from bot.models import Contact, Conversation, Owner
-from bot.privacy.addresses import address_hash, encrypt_address
+from bot.privacy.addresses import address_hash, address_hashes, encrypt_address
 from bot.stats.records import sync_record
 
 IDLE_AFTER = timedelta(hours=24)
@@ -47,10 +47,12 @@ RECORDED = (
 def find_contact(
     session: Session, settings: Settings, channel: str, address: str
 ) -> Contact | None:
-    digest = address_hash(settings, channel, address)
-    return session.exec(
-        select(Contact).where(Contact.channel == channel, Contact.address_hash == digest)
-    ).first()
+    # Under the current data key, or an old one not yet rotated away (the current first).
+    digests = address_hashes(settings, channel, address)
+    found = session.exec(
+        select(Contact).where(Contact.channel == channel, col(Contact.address_hash).in_(digests))
+    ).all()
+    return min(found, key=lambda contact: digests.index(contact.address_hash), default=None)
 
 
 def get_or_create_contact(

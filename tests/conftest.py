@@ -116,8 +116,11 @@ def helpline_cli(
     """A runner for the ``helpline`` command, on the test database.
 
     The command reads its settings from the environment at its first ``get_settings()``:
-    a fixture or test adds its own with ``monkeypatch.setenv`` before that.
+    a fixture or test adds its own with ``monkeypatch.setenv`` before that. It runs as
+    ``HELPLINE_ENV=test``, where the placeholder secret is still accepted (elsewhere an
+    instance given none generates its own and keeps them under its home).
     """
+    monkeypatch.setenv("HELPLINE_ENV", "test")
     monkeypatch.setenv("HELPLINE_DATABASE_URL", database_url)
     get_settings.cache_clear()
     yield CliRunner()

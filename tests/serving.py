@@ -23,16 +23,17 @@ HELPLINE = str(Path(sys.executable).parent / "helpline")
 def helpline_serve(
     database: Path,
     *,
-    secret_key: str,
+    secret_key: str | None,
     forwarded_allow_ips: str | None = None,
     **env: str,
 ) -> Iterator[str]:
     """Migrate ``database``, serve it until the block ends, and give the base URL.
 
-    No background worker, warnings only. ``forwarded_allow_ips`` is uvicorn's
-    FORWARDED_ALLOW_IPS (None: its default, the proxy is 127.0.0.1, whatever the
-    calling environment says); ``env`` adds settings such as
-    ``HELPLINE_WEBCHAT_NEW_CONTACTS_PER_HOUR``.
+    No background worker, warnings only. ``secret_key`` None: none is given, so the
+    instance keeps its own under ``HELPLINE_HOME`` (which ``env`` should then set).
+    ``forwarded_allow_ips`` is uvicorn's FORWARDED_ALLOW_IPS (None: its default, the
+    proxy is 127.0.0.1, whatever the calling environment says); ``env`` adds settings
+    such as ``HELPLINE_WEBCHAT_NEW_CONTACTS_PER_HOUR``.
     """
     url = f"sqlite:///{database}"
     db.upgrade(url)
@@ -42,9 +43,11 @@ def helpline_serve(
         HELPLINE_DATABASE_URL=url,
         HELPLINE_RUN_WORKER="false",
         HELPLINE_LOG_LEVEL="WARNING",
-        HELPLINE_SECRET_KEY=secret_key,
         **env,
     )
+    environment.pop("HELPLINE_SECRET_KEY", None)
+    if secret_key is not None:
+        environment["HELPLINE_SECRET_KEY"] = secret_key
     environment.pop("FORWARDED_ALLOW_IPS", None)
     if forwarded_allow_ips is not None:
         environment["FORWARDED_ALLOW_IPS"] = forwarded_allow_ips

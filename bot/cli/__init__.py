@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "contacts": ("bot.cli.stats", "contacts_app"),
     "retention": ("bot.cli.privacy", "retention_app"),
     "contact": ("bot.cli.privacy", "contact_app"),
+    "keys": ("bot.cli.keys", "app"),
     "telegram": ("bot.cli.telegram", "app"),
     "rasa": ("bot.cli.rasa", "app"),
 }

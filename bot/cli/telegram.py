@@ -15,6 +15,7 @@ from bot import db, inbox
 from bot.channels.telegram import POLL_SECONDS, TelegramChannel, to_inbound
 from bot.config import Settings, get_settings
 from bot.models import utcnow
+from bot.ops import observability
 from bot.worker import run_worker
 
 app = typer.Typer(help="Telegram: webhook registration and local polling.", no_args_is_help=True)
@@ -115,6 +116,7 @@ def poll_command(
 ) -> None:
     """Development without a public URL: fetch updates with getUpdates (removes the webhook)."""
     settings = get_settings()
+    observability.configure_logging(settings.log_level)  # JSON lines, the token masked
     engine = db.make_engine(settings.database_url)
 
     async def main() -> None:

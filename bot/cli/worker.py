@@ -10,6 +10,7 @@ import typer
 from bot import db
 from bot.config import get_settings
 from bot.ops import malloc as memory
+from bot.ops import observability
 
 
 def worker() -> None:
@@ -18,6 +19,7 @@ def worker() -> None:
     from bot.worker import run_worker
 
     settings = get_settings()
+    observability.configure_logging(settings.log_level)  # JSON lines, tokens and numbers masked
     engine = db.make_engine(settings.database_url)
 
     async def main() -> None:

@@ -2,6 +2,11 @@
 
 Logs are JSON lines with a request id. They never contain message text or channel
 addresses: log the ids of rows instead.
+
+Libraries do not know that: httpx logs every request's URL at INFO, and ours carry
+the Telegram bot token (``/bot<token>/sendMessage``) and, in the outbox's Twilio
+lookup, the person's number. So the HTTP and provider libraries log warnings only,
+and the handler masks tokens, numbers and WhatsApp addresses in whatever reaches it.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import contextlib
 import contextvars
 import json
 import logging
+import re
 import time
 import uuid
 from datetime import datetime
@@ -86,18 +92,62 @@ class JsonFormatter(logging.Formatter):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
+
+
+# Loggers that write request URLs (and at DEBUG, bodies) of the calls to Telegram and
+# Twilio: warnings only. /readyz asks alembic for the schema version on every probe.
+QUIET_LOGGERS = ("httpx", "httpcore", "telegram", "twilio", "alembic")
+_SECRETS = (
+    # the bot token in a Bot API path: /bot<token>/method, /file/bot<token>/path
+    (re.compile(r"(/bot)[^/\s?#'\"]+"), r"\1***"),
+    # a bare bot token
+    (re.compile(r"\b\d{5,}:[\w-]{30,}"), "***"),
+    # WhatsApp addresses, also URL-encoded (whatsapp%3A%2B32...)
+    (re.compile(r"(whatsapp)(:|%3[Aa])[^\s&'\",;)]+"), r"\1\2***"),
+    # international phone numbers, also URL-encoded
+    (re.compile(r"(\+|%2[Bb])\d[\d ./-]{5,}\d"), r"\1***"),
+)
+
+
+def redact(text: str) -> str:
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Masks bot tokens, phone numbers and WhatsApp addresses in every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record: the handler reports it
+            return True
+        record.msg, record.args = redact(message), None
+        for key in ("error", "event", "status"):
+            value = getattr(record, key, None)
+            if isinstance(value, str):
+                setattr(record, key, redact(value))
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
 
 
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # /readyz asks alembic for the schema version on every probe: keep that quiet.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 class RequestContextMiddleware:

@@ -1,4 +1,5 @@
-"""Security headers on every response of the app, and validation errors that cannot fail.
+"""Security headers on every response, a cap on request bodies, and validation errors
+that cannot fail.
 
 The console's route class sets its own (stricter) set, with ``Cache-Control:
 no-store``; this middleware adds what a response lacks, so the web chat, the health
@@ -9,11 +10,15 @@ public URL is https (behind plain http a browser ignores it, and a developer's
 
 Pure ASGI (no ``BaseHTTPMiddleware``): streaming responses such as the console's
 live updates pass through untouched.
+
+Every request body is capped (``HELPLINE_MAX_BODY_BYTES``) before any route reads it:
+FastAPI reads a JSON body whole before a field's length limit applies, so without
+the cap anyone could make the process hold hundreds of megabytes through ``/try``.
 """
 
 from __future__ import annotations
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -68,6 +73,82 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(413, "request body too large", headers={"Connection": "close"})
+
+
+class BodyLimitMiddleware:
+    """413 for a request body over ``max_bytes``, without reading more of it than that.
+
+    A Content-Length over the limit is refused before the app runs, the body unread;
+    a body without one (chunked) is counted as the app receives it, and the read that
+    passes the limit raises ``BodyTooLarge`` (413) in the route, or here if nothing
+    answered it. The connection is closed after a 413 rather than read to its end.
+    Routes with a lower limit of their own (the webhooks) keep it.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = next(
+            (value for name, value in scope.get("headers", []) if name == b"content-length"),
+            None,
+        )
+        if declared is not None:
+            # The server delivers no more than a valid Content-Length says.
+            if not declared.isdigit() or int(declared) > self.max_bytes:
+                await _refuse(send)
+            else:
+                await self.app(scope, receive, send)
+            return
+
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge()
+            return message
+
+        async def watching_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, watching_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            await _refuse(send)
+
+
+async def _refuse(send: Send) -> None:
+    body = b'{"detail":"request body too large"}'
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 async def validation_error_response(request: Request, exc: Exception) -> JSONResponse:
