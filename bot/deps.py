@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -56,3 +56,8 @@ SessionDep = Annotated[Session, Depends(get_session)]
 ChannelsDep = Annotated[Channels, Depends(get_channels)]
 WriterDep = Annotated[Writer, Depends(get_writer)]
 WakeupDep = Annotated[Wakeup, Depends(get_wakeup)]
+
+# The largest id a row can have (SQLite's INTEGER, PostgreSQL's bigint): a larger number
+# in a URL or a form is the client's mistake (4xx), not a driver error (500).
+MAX_ROW_ID = 2**63 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]

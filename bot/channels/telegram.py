@@ -10,7 +10,6 @@ Telegram is first used, so a deployment without Telegram never loads it.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import mimetypes
 import os
@@ -27,6 +26,7 @@ from bot.config import Settings
 from bot.deps import ChannelsDep, SettingsDep, WakeupDep, WriterDep
 from bot.messages import Inbound, Outbound
 from bot.models import utcnow
+from bot.ops.security import JsonTooDeep, load_json
 from bot.privacy.addresses import address_hash
 
 if TYPE_CHECKING:
@@ -310,7 +310,9 @@ async def telegram_update(
     channel = channels.get(KIND)
     bot = channel.bot if isinstance(channel, TelegramChannel) else None
     try:
-        data = json.loads(body)
+        data = load_json(body)
+    except JsonTooDeep as exc:
+        raise reject(400, KIND, "JSON nested too deeply") from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise reject(400, KIND, "malformed JSON") from exc
     try:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Query, Request
 from fastapi.responses import Response
 
 from bot import audit
@@ -11,7 +13,7 @@ from bot.console import queries
 from bot.console.auth import CurrentAdmin
 from bot.console.routing import console_router
 from bot.console.templating import render
-from bot.deps import SessionDep
+from bot.deps import MAX_ROW_ID, SessionDep
 
 router = console_router()
 PAGE_SIZE = 100
@@ -23,7 +25,7 @@ def audit_page(
     session: SessionDep,
     admin: CurrentAdmin,
     action: str | None = None,
-    before: int | None = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> Response:
     if action not in Action.__members__.values():
         action = None

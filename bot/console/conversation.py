@@ -19,7 +19,15 @@ from bot.console.auth import CurrentAdmin, CurrentStaff
 from bot.console.i18n import N_
 from bot.console.routing import console_router
 from bot.console.templating import render, render_fragment, translator
-from bot.deps import ChannelsDep, EngineDep, SessionDep, SettingsDep, WakeupDep
+from bot.deps import (
+    MAX_ROW_ID,
+    ChannelsDep,
+    EngineDep,
+    RowId,
+    SessionDep,
+    SettingsDep,
+    WakeupDep,
+)
 from bot.handoff import CloseOutcome, HandoffError
 from bot.models import (
     Contact,
@@ -157,7 +165,7 @@ def _page(
 @router.get("/conversations/{conversation_id}")
 def conversation_page(
     request: Request,
-    conversation_id: int,
+    conversation_id: RowId,
     session: SessionDep,
     settings: SettingsDep,
     staff: CurrentStaff,
@@ -169,7 +177,7 @@ def conversation_page(
 
 @router.get("/conversations/{conversation_id}/events")
 def conversation_events(
-    request: Request, conversation_id: int, engine: EngineDep, staff: CurrentStaff
+    request: Request, conversation_id: RowId, engine: EngineDep, staff: CurrentStaff
 ) -> StreamingResponse:
     def version() -> tuple[object, ...]:
         with Session(engine) as session:
@@ -190,7 +198,7 @@ def conversation_events(
 
 @router.post("/conversations/{conversation_id}/claim")
 def claim(
-    request: Request, conversation_id: int, session: SessionDep, staff: CurrentStaff
+    request: Request, conversation_id: RowId, session: SessionDep, staff: CurrentStaff
 ) -> Response:
     assert staff.id is not None
     conversation = handoff.claim(session, conversation_id, staff.id, utcnow())
@@ -205,7 +213,7 @@ def claim(
 
 @router.post("/conversations/{conversation_id}/release")
 def release(
-    request: Request, conversation_id: int, session: SessionDep, staff: CurrentStaff
+    request: Request, conversation_id: RowId, session: SessionDep, staff: CurrentStaff
 ) -> Response:
     assert staff.id is not None
     conversation = handoff.release(
@@ -219,10 +227,10 @@ def release(
 @router.post("/conversations/{conversation_id}/transfer")
 def transfer(
     request: Request,
-    conversation_id: int,
+    conversation_id: RowId,
     session: SessionDep,
     staff: CurrentStaff,
-    to_staff_id: Annotated[int, Form()],
+    to_staff_id: Annotated[int, Form(ge=1, le=MAX_ROW_ID)],
 ) -> Response:
     assert staff.id is not None
     try:
@@ -253,7 +261,7 @@ def transfer(
 @router.post("/conversations/{conversation_id}/close")
 def close(
     request: Request,
-    conversation_id: int,
+    conversation_id: RowId,
     session: SessionDep,
     settings: SettingsDep,
     staff: CurrentStaff,
@@ -286,7 +294,7 @@ def close(
 @router.post("/conversations/{conversation_id}/reply")
 def reply(
     request: Request,
-    conversation_id: int,
+    conversation_id: RowId,
     session: SessionDep,
     settings: SettingsDep,
     wakeup: WakeupDep,
@@ -331,7 +339,7 @@ def reply(
 @router.post("/conversations/{conversation_id}/note")
 def note(
     request: Request,
-    conversation_id: int,
+    conversation_id: RowId,
     session: SessionDep,
     staff: CurrentStaff,
     text: Annotated[str, Form(max_length=MAX_REPLY)],
@@ -357,7 +365,7 @@ def note(
 @router.post("/conversations/{conversation_id}/reveal")
 def reveal(
     request: Request,
-    conversation_id: int,
+    conversation_id: RowId,
     session: SessionDep,
     settings: SettingsDep,
     admin: CurrentAdmin,
@@ -380,7 +388,7 @@ def reveal(
 
 @router.get("/media/{message_id}")
 async def media(
-    message_id: int, engine: EngineDep, channels: ChannelsDep, staff: CurrentStaff
+    message_id: RowId, engine: EngineDep, channels: ChannelsDep, staff: CurrentStaff
 ) -> Response:
     """A person's voice note or picture, fetched from their channel for the console."""
 

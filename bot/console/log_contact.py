@@ -26,7 +26,7 @@ from bot.console.canned import knowledge, reference_language
 from bot.console.i18n import N_
 from bot.console.routing import console_router
 from bot.console.templating import console_locale, render, translator
-from bot.deps import SessionDep, SettingsDep
+from bot.deps import RowId, SessionDep, SettingsDep
 from bot.models import ContactChannel, ContactRecord, Role, StaffUser, utcnow
 from bot.stats.records import (
     LOGGED_CHANNELS,
@@ -292,7 +292,7 @@ def edit_form(
     session: SessionDep,
     settings: SettingsDep,
     staff: CurrentStaff,
-    record_id: int,
+    record_id: RowId,
 ) -> Response:
     record = _changeable(request, session, staff, record_id)
     values = _values_of(record, ZoneInfo(settings.timezone))
@@ -305,7 +305,7 @@ def edit_save(
     session: SessionDep,
     settings: SettingsDep,
     staff: CurrentStaff,
-    record_id: int,
+    record_id: RowId,
     values: LogForm,
 ) -> Response:
     record = _changeable(request, session, staff, record_id)
@@ -330,7 +330,9 @@ def edit_save(
 
 
 @router.post("/log/{record_id}/delete")
-def delete(request: Request, session: SessionDep, staff: CurrentStaff, record_id: int) -> Response:
+def delete(
+    request: Request, session: SessionDep, staff: CurrentStaff, record_id: RowId
+) -> Response:
     _changeable(request, session, staff, record_id)
     delete_logged(session, record_id, staff_id=staff.id, is_admin=_is_admin(staff), now=utcnow())
     session.commit()

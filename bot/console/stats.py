@@ -56,15 +56,21 @@ MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "xlsx": exports.XLSX_TYPE}
 
 
 def chosen_period(query: dict[str, str], today: date) -> Period:
-    """The period asked for: ``start`` and ``end`` dates, a ``month`` (YYYY-MM), or a ``year``."""
+    """The period asked for: ``start`` and ``end`` dates, a ``month`` (YYYY-MM), or a ``year``.
+
+    ``ValueError`` for anything else, a year or month too large for a date included.
+    """
     start, end = query.get("start", ""), query.get("end", "")
-    if start or end:
-        period = Period(date.fromisoformat(start), date.fromisoformat(end or start))
-    elif query.get("month"):
-        year, month = query["month"].split("-")
-        period = Period.month(int(year), int(month))
-    else:
-        period = Period.year(int(query.get("year") or today.year))
+    try:
+        if start or end:
+            period = Period(date.fromisoformat(start), date.fromisoformat(end or start))
+        elif query.get("month"):
+            year, month = query["month"].split("-")
+            period = Period.month(int(year), int(month))
+        else:
+            period = Period.year(int(query.get("year") or today.year))
+    except OverflowError as exc:  # date() of a number past a C long
+        raise ValueError("period out of range") from exc
     if (period.end - period.start).days > MAX_DAYS or not 2000 <= period.start.year <= 2100:
         raise ValueError("period out of range")
     return period

@@ -14,9 +14,16 @@ live updates pass through untouched.
 Every request body is capped (``HELPLINE_MAX_BODY_BYTES``) before any route reads it:
 FastAPI reads a JSON body whole before a field's length limit applies, so without
 the cap anyone could make the process hold hundreds of megabytes through ``/try``.
+
+Every JSON body is bounded in depth too (``MAX_JSON_DEPTH``): arrays nested thousands
+deep exhaust Python's recursion while they are parsed (a 500), and no message a
+provider or the web chat sends nests more than a few levels.
 """
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -37,6 +44,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
     )
 )
 HSTS = "max-age=31536000; includeSubDomains"
+MAX_JSON_DEPTH = 32  # Telegram's updates nest about 8 deep, the web chat's posts 1
 
 
 def security_headers(https: bool) -> dict[str, str]:
@@ -168,3 +176,41 @@ async def validation_error_response(request: Request, exc: Exception) -> JSONRes
         for e in exc.errors()
     ]
     return JSONResponse({"detail": detail}, status_code=422)
+
+
+class JsonTooDeep(ValueError):
+    """A JSON body nested deeper than ``MAX_JSON_DEPTH``."""
+
+
+def json_depth(value: Any, limit: int = MAX_JSON_DEPTH) -> int:
+    """How deep arrays and objects nest in a parsed JSON value (a scalar: 0).
+
+    Walked without recursion, and only until it is past ``limit``.
+    """
+    deepest = 0
+    stack = [(value, 1)]
+    while stack and deepest <= limit:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def load_json(body: bytes | str) -> Any:
+    """``json.loads``, refusing nesting deeper than ``MAX_JSON_DEPTH`` (``JsonTooDeep``).
+
+    ``ValueError`` (``JsonTooDeep`` included) for anything that is not such JSON.
+    """
+    try:
+        data = json.loads(body)
+    except RecursionError as exc:  # thousands deep: the parser gave up
+        raise JsonTooDeep("JSON nested too deeply") from exc
+    if json_depth(data) > MAX_JSON_DEPTH:
+        raise JsonTooDeep("JSON nested too deeply")
+    return data

@@ -56,3 +56,32 @@ json_values = st.recursive(
     ),
     max_leaves=12,
 )
+
+# Integers past what a row id, a date or a C long can hold, and the edges around them:
+# a database driver raises on them (a 500) unless the route bounds its parameter.
+LARGEST_ID = 2**63 - 1
+out_of_range_integers = (
+    st.integers(min_value=LARGEST_ID + 1)
+    | st.integers(max_value=0)
+    | st.sampled_from([LARGEST_ID + 1, 2**64, 10**20, -(2**63) - 1, -(10**20)])
+)
+any_integers = (
+    st.integers()
+    | out_of_range_integers
+    | st.integers(min_value=LARGEST_ID - 2, max_value=LARGEST_ID)
+)
+
+
+def nest(depth: int, kinds: list[bool], inside: str = "1") -> str:
+    """JSON nested ``depth`` deep: an array or an object at each level, as ``kinds`` says."""
+    opening = "".join('{"k":' if kinds[i % len(kinds)] else "[" for i in range(depth))
+    closing = "".join("}" if kinds[i % len(kinds)] else "]" for i in reversed(range(depth)))
+    return opening + inside + closing
+
+
+# JSON values nested from a few levels to far past what the parser's recursion allows.
+deeply_nested_json = st.builds(
+    nest,
+    st.integers(min_value=1, max_value=40) | st.integers(min_value=40, max_value=20_000),
+    st.lists(st.booleans(), min_size=1, max_size=4),
+)

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.fuzz.strategies import FUZZ, any_text, json_values, tricky_text
+from tests.fuzz.strategies import FUZZ, any_text, deeply_nested_json, json_values, tricky_text
 
 said = st.fixed_dictionaries(
     {"id": st.from_regex(r"\A[A-Za-z0-9-]{8,64}\Z") | tricky_text},
@@ -48,6 +48,22 @@ def test_malformed_bodies_are_refused(client: TestClient, raw: bytes) -> None:
     )
 
     assert response.status_code in (202, 400, 413, 422), response.text
+
+
+@FUZZ
+@given(nested=deeply_nested_json, where=st.sampled_from(["text", "button", "extra"]))
+def test_json_nested_deeply_is_refused_never_a_server_error(
+    client: TestClient, nested: str, where: str
+) -> None:
+    raw = '{"id": "abcdefgh12", "text": "hello", "' + where + '": ' + nested + "}"
+
+    response = opened(client).post(
+        "/try/messages", content=raw.encode(), headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code in (202, 400, 413, 422), response.text
+    if nested.count("[") + nested.count("{") > 31:
+        assert response.status_code in (400, 413, 422)
 
 
 @FUZZ

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from bot.config import Settings
 from tests.channels.conftest import fixture, inbound_messages, post_telegram, twilio_signature
 from tests.fuzz.conftest import WEBHOOK_SECRET
-from tests.fuzz.strategies import FUZZ, any_text, json_values, tricky_text
+from tests.fuzz.strategies import FUZZ, any_text, deeply_nested_json, json_values, tricky_text
 
 TWILIO_FIELDS = [
     "MessageSid",
@@ -156,6 +156,27 @@ def test_any_telegram_body_is_answered_with_a_client_error_at_worst(
     response = post_telegram(client, body, secret=WEBHOOK_SECRET)
 
     assert response.status_code in ACCEPTED | REFUSED, response.text
+
+
+@FUZZ
+@given(nested=deeply_nested_json, where=st.sampled_from(["update", "message", "text"]))
+def test_json_nested_deeper_than_any_update_is_refused_never_a_server_error(
+    client: TestClient, engine: Engine, nested: str, where: str
+) -> None:
+    update = json.dumps(fixture("telegram", "text"))
+    if where == "update":
+        body = update[:-1] + ', "extra": ' + nested + "}"
+    elif where == "message":
+        body = update.replace('"message": {', '"message": {"extra": ' + nested + ", ", 1)
+    else:
+        body = update.replace(json.dumps(fixture("telegram", "text")["message"]["text"]), nested)
+    depth = nested.count("[") + nested.count("{") + (1 if where == "update" else 2)
+
+    response = post_telegram(client, body.encode(), secret=WEBHOOK_SECRET)
+
+    assert response.status_code in ACCEPTED | REFUSED, response.text
+    if depth > 32:  # no update nests that deep
+        assert response.status_code in (400, 413)
 
 
 def test_what_no_database_can_hold_is_stored_cleaned_not_refused(

@@ -16,9 +16,9 @@ import ipaddress
 import logging
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -32,11 +32,12 @@ from bot.channels.webhook import storage_unavailable
 from bot.config import LANGUAGES, Settings
 from bot.conversations import find_contact
 from bot.db import session_scope
-from bot.deps import EngineDep, SettingsDep, WakeupDep
+from bot.deps import MAX_ROW_ID, EngineDep, SettingsDep, WakeupDep
 from bot.i18n import RTL_LANGUAGES, speaker
 from bot.messages import Inbound
 from bot.models import Conversation, Direction, Message, MessageStatus, utcnow
 from bot.ops import ratelimit
+from bot.ops.security import MAX_JSON_DEPTH, json_depth
 from bot.privacy.addresses import address_hash
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,13 @@ class Said(BaseModel):
     id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
     text: str | None = Field(default=None, max_length=2000, pattern=r"\S")  # not only spaces
     button: str | None = Field(default=None, min_length=1, max_length=128)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_nested_too_deeply(cls, data: Any) -> Any:
+        if json_depth(data) > MAX_JSON_DEPTH:
+            raise ValueError("nested too deeply")
+        return data
 
     @model_validator(mode="after")
     def _says_something(self) -> Said:
@@ -193,7 +201,10 @@ def page(request: Request, settings: SettingsDep, engine: EngineDep) -> Response
 
 @router.get("/messages", name="webchat_messages")
 def messages(
-    request: Request, settings: SettingsDep, engine: EngineDep, after: int = 0
+    request: Request,
+    settings: SettingsDep,
+    engine: EngineDep,
+    after: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
 ) -> dict[str, Any]:
     address = _address(request)
     if address is None:
