@@ -8,6 +8,10 @@ again" simply gets a new one.
 A new cookie is a new contact, so one client address may start only so many chats
 an hour (``HELPLINE_WEBCHAT_NEW_CONTACTS_PER_HOUR``, see ``bot.ops.ratelimit``); the
 chats it has started go on whatever the count.
+
+The page links to its script and endpoints by path, never by a URL made from the
+request's ``Host`` header (which the client controls), and nothing that shows a
+transcript may be cached (``Cache-Control: no-store``).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ router = APIRouter(prefix="/try", tags=["web chat"])
 HERE = Path(__file__).resolve().parent
 STATIC_FILES = {"try.js": "text/javascript", "try.css": "text/css"}
 COOKIE = "helpline_try"
+NO_STORE = {"Cache-Control": "no-store"}  # a transcript stays in no cache
 SHOWN = (
     MessageStatus.received,
     MessageStatus.handled,
@@ -189,11 +194,11 @@ def page(request: Request, settings: SettingsDep, engine: EngineDep) -> Response
         rtl=lang in RTL_LANGUAGES,
         messages=messages,
         after=messages[-1]["id"] if messages else 0,
-        static_url=str(request.url_for("webchat_static", name="x")).rsplit("/", 1)[0],
-        messages_url=str(request.url_for("webchat_messages")),
-        restart_url=str(request.url_for("webchat_restart")),
+        static_url=_path(request, "webchat_static", name="x").rsplit("/", 1)[0],
+        messages_url=_path(request, "webchat_messages"),
+        restart_url=_path(request, "webchat_restart"),
     )
-    response = HTMLResponse(html)
+    response = HTMLResponse(html, headers=NO_STORE)
     if token:
         _set_cookie(response, token, settings)
     return response
@@ -202,10 +207,12 @@ def page(request: Request, settings: SettingsDep, engine: EngineDep) -> Response
 @router.get("/messages", name="webchat_messages")
 def messages(
     request: Request,
+    response: Response,
     settings: SettingsDep,
     engine: EngineDep,
     after: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
 ) -> dict[str, Any]:
+    response.headers.update(NO_STORE)
     address = _address(request)
     if address is None:
         return {"messages": []}
@@ -224,8 +231,14 @@ def messages(
     },
 )
 async def say(
-    said: Said, request: Request, settings: SettingsDep, engine: EngineDep, wakeup: WakeupDep
+    said: Said,
+    request: Request,
+    response: Response,
+    settings: SettingsDep,
+    engine: EngineDep,
+    wakeup: WakeupDep,
 ) -> dict[str, bool]:
+    response.headers.update(NO_STORE)
     address = _address(request)
     if address is None:
         raise HTTPException(400, "open /try first: no chat cookie")
@@ -261,7 +274,7 @@ async def say(
 
 @router.post("/restart", status_code=204, name="webchat_restart")
 def restart(settings: SettingsDep) -> Response:
-    response = Response(status_code=204)
+    response = Response(status_code=204, headers=NO_STORE)
     _set_cookie(response, secrets.token_urlsafe(24), settings)
     return response
 
@@ -273,6 +286,13 @@ def static(name: str) -> FileResponse:
     if name not in STATIC_FILES:
         raise HTTPException(404)
     return FileResponse(HERE / "static" / name, media_type=STATIC_FILES[name])
+
+
+def _path(request: Request, route: str, **params: str) -> str:
+    """A route's path on this server (under the ASGI root path, which the server's
+    configuration sets): no scheme, no host, nothing taken from the request's headers."""
+    root = str(request.scope.get("root_path", "")).rstrip("/")
+    return root + str(request.app.url_path_for(route, **params))
 
 
 def _set_cookie(response: Response, token: str, settings: Settings) -> None:
