@@ -4,6 +4,11 @@ This module owns the moves that are not staff's (those are ``bot.handoff``): fin
 creating the contact behind a message, opening a conversation, closing the ones the
 bot has had no news of for a day. Erasing them is ``bot.privacy.erasure``.
 
+What a contact holds for its conversation (its place in a flow, and in ``flow_data``
+what the person asked before answering the privacy notice: their own words) ends with
+the conversation: ``forget_flow_state`` on every close, and a new conversation starts
+without it.
+
 It also keeps every conversation's anonymous contact record in step, by
 construction: a flush that creates a conversation or changes what its record shows
 (owner, language, topic, urgency, times, assignee) updates the record in the same
@@ -100,8 +105,7 @@ def open_conversation(session: Session, contact: Contact, *, now: datetime) -> C
     if conversation is not None:
         return conversation
     # A new conversation starts from the top of the flows; language and consent stay.
-    contact.flow = contact.flow_step = None
-    contact.flow_data = {}
+    forget_flow_state(contact)
     conversation = Conversation(
         contact_id=contact.id or 0,
         channel=contact.channel,
@@ -112,6 +116,13 @@ def open_conversation(session: Session, contact: Contact, *, now: datetime) -> C
     session.add(conversation)
     session.flush()
     return conversation
+
+
+def forget_flow_state(contact: Contact) -> None:
+    """The conversation is over: its place in the flows, and the first question kept
+    until the privacy answer (``flow_data["pending"]``, the person's words), go with it."""
+    contact.flow = contact.flow_step = None
+    contact.flow_data = {}
 
 
 def close_idle(engine: Engine, settings: Settings, *, now: datetime) -> int:
@@ -128,12 +139,29 @@ def close_idle(engine: Engine, settings: Settings, *, now: datetime) -> int:
             .limit(BATCH)
             .with_for_update(skip_locked=True)
         ).all()
+        # Their contacts too, skipping locked ones for the same reason (a message being
+        # stored locks its contact first): never waiting here, this cannot deadlock with
+        # ``inbox.store``, which locks the contact, then the conversation.
+        contacts = {
+            contact.id: contact
+            for contact in session.exec(
+                select(Contact)
+                .where(col(Contact.id).in_({c.contact_id for c in idle}))
+                .with_for_update(skip_locked=True)
+            ).all()
+        }
+        closed = 0
         for conversation in idle:
+            contact = contacts.get(conversation.contact_id)
+            if contact is None:
+                continue  # being written to: not idle
             conversation.owner = Owner.closed
             conversation.closed_at = now
             conversation.outcome = conversation.outcome or RESOLVED_BY_BOT
-            session.add(conversation)
-        return len(idle)
+            forget_flow_state(contact)
+            session.add_all([conversation, contact])
+            closed += 1
+        return closed
 
 
 # --- contact records, in step by construction ------------------------------------------

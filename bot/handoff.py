@@ -18,9 +18,10 @@ from sqlalchemy import case, func, tuple_, update
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session, col, select
 
-import bot.conversations  # noqa: F401  (every move below updates the contact record)
+# (bot.conversations also keeps the contact record of every move below in step)
+from bot.conversations import forget_flow_state, lock_contact
 from bot.hours import OpeningHours
-from bot.models import Conversation, Owner, StaffUser
+from bot.models import Contact, Conversation, Owner, StaffUser
 
 
 class CloseOutcome(StrEnum):
@@ -176,13 +177,24 @@ def close(
     *,
     as_admin: bool = False,
 ) -> Conversation | None:
-    """Close a conversation you hold, with the topic it was about and how it ended."""
+    """Close a conversation you hold, with the topic it was about and how it ended.
+
+    The contact's state for it (the first question kept until the privacy answer)
+    goes with it.
+    """
     if outcome not in CloseOutcome.__members__:
         raise HandoffError(f"unknown outcome {outcome!r}")
     if not topic or len(topic) > 64:
         raise HandoffError("a conversation is closed with a topic")
+    # The person first, as ``inbox.store`` locks them: a message being stored now is
+    # waited for, instead of the two transactions waiting for each other.
+    contact_id = session.exec(
+        select(Conversation.contact_id).where(col(Conversation.id) == conversation_id)
+    ).first()
+    if contact_id is None or not lock_contact(session, contact_id):
+        return None
     where = [col(Conversation.owner) == Owner.staff] if as_admin else _held_by(staff_id)
-    return _move(
+    closed = _move(
         session,
         conversation_id,
         where,
@@ -191,6 +203,11 @@ def close(
         outcome=outcome,
         closed_at=now,
     )
+    contact = session.get(Contact, contact_id)
+    if closed is not None and contact is not None:
+        forget_flow_state(contact)
+        session.add(contact)
+    return closed
 
 
 def record_staff_reply(session: Session, conversation: Conversation, now: datetime) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, delete, update
 from sqlmodel import Session, col, select
 
 from bot.config import Settings
-from bot.conversations import BATCH, lock_contact
+from bot.conversations import BATCH, forget_flow_state, lock_contact
 from bot.db import session_scope
 from bot.models import Contact, ContactRecord, Conversation, Message, MessageStatus, Owner
 
@@ -79,8 +79,7 @@ def erase_but_goodbye(
     )
     delete_conversations(session, [c.id for c in conversations if c.id != kept.id])
     contact.language, contact.language_chosen, contact.consent_at = None, False, None
-    contact.flow = contact.flow_step = None
-    contact.flow_data = {}
+    forget_flow_state(contact)
 
 
 def finish_erasures(engine: Engine, settings: Settings, *, now: datetime) -> int:

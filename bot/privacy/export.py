@@ -1,4 +1,8 @@
-"""Everything kept about one person, for a data-subject access request."""
+"""Everything kept about one person, for a data-subject access request.
+
+That includes what they asked before answering the privacy notice, which waits on the
+contact (not in a message) to be answered afterwards: ``pending_question``.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ def export_contact(session: Session, settings: Settings, contact_id: int) -> dic
             "language": contact.language,
             "consent_at": _iso(contact.consent_at),
             "created_at": _iso(contact.created_at),
+            "pending_question": (contact.flow_data or {}).get("pending"),
         },
         "conversations": [
             {

@@ -4,18 +4,35 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
+from fastapi import FastAPI
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 
 from bot.config import Settings
-from bot.conversations import get_or_create_contact
-from bot.models import AuditEntry, ContactRecord, Conversation, Message, Owner, WebchatStart
+from bot.conversations import close_idle, get_or_create_contact
+from bot.dialogue.engine import FlowEngine, load_flows
+from bot.hours import OpeningHours
+from bot.models import (
+    AuditEntry,
+    Contact,
+    ContactRecord,
+    Conversation,
+    Message,
+    Owner,
+    WebchatStart,
+    utcnow,
+)
+from bot.nlu.knowledge import get_knowledge
 from bot.privacy.erasure import erase_contact
 from bot.privacy.export import export_contact
 from bot.privacy.retention import purge_expired, purge_job
 from bot.stats.records import sync_record
+from tests.console.clients import make_staff
+from tests.flows.conftest import SAMPLES, Chat, FakeMatcher
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -163,3 +180,140 @@ def test_web_chat_client_hashes_go_once_their_hour_is_over(
     with Session(engine) as session:
         kept = sorted(session.exec(select(WebchatStart.client_hash)).all())
     assert kept == ["client-1", "client-59"]
+
+
+# --- what was asked before the privacy answer ------------------------------------------
+
+# The person's first question, kept on the contact (``flow_data["pending"]``) until they
+# answer the privacy notice, so that it can be answered afterwards.
+FIRST_QUESTION = "Mijn broer Karimullah zit vast in Calais bij de haven, wat moet ik doen?"
+THEIR_WORDS = ("Karimullah", "Calais", "haven")
+
+
+def chat_of(engine: Engine, settings: Settings) -> Chat:
+    flows = FlowEngine(
+        settings,
+        load_flows(settings.flows_dir),
+        get_knowledge(settings),
+        FakeMatcher(),
+        OpeningHours.from_settings(settings),
+    )
+    return Chat(engine, settings, flows, channel="whatsapp", address="whatsapp:+32470000555")
+
+
+def stored_texts(engine: Engine) -> Iterator[tuple[str, str]]:
+    """(table.column, value) of every text and JSON value in every table of the models.
+
+    The tables and columns come from the models' metadata, so a column added later is
+    scanned too: any whose values are text, or JSON objects and arrays.
+    """
+    with engine.connect() as connection:
+        for table in SQLModel.metadata.sorted_tables:
+            for column in table.columns:
+                try:
+                    kind = column.type.python_type
+                except NotImplementedError:
+                    kind = object  # a type without a Python equivalent: scanned as text
+                if kind not in (str, dict, list, object):
+                    continue
+                for value in connection.execute(sa.select(column)).scalars():
+                    if value is None:
+                        continue
+                    if not isinstance(value, str):
+                        value = json.dumps(value, ensure_ascii=False, default=str)
+                    yield f"{table.name}.{column.name}", value
+
+
+def words_kept(engine: Engine) -> list[str]:
+    return [where for where, text in stored_texts(engine) if any(w in text for w in THEIR_WORDS)]
+
+
+def test_the_scan_finds_the_words_wherever_they_are_kept(
+    engine: Engine, settings: Settings
+) -> None:
+    chat = chat_of(engine, settings)
+    chat.send(FIRST_QUESTION)
+
+    assert sorted(set(words_kept(engine))) == ["contact.flow_data", "message.text"]
+
+
+def test_after_an_idle_close_and_the_purge_nothing_of_the_first_question_is_kept(
+    engine: Engine, settings: Settings
+) -> None:
+    chat = chat_of(engine, settings)
+    notice = chat.send(FIRST_QUESTION)  # the privacy notice; the question waits for an answer
+    assert notice[-1].payloads == ["consent.yes", "consent.no", "language"]
+    assert chat.contact().flow_data == {"pending": FIRST_QUESTION}
+
+    closed_at = chat.now + timedelta(hours=25)
+    assert close_idle(engine, settings, now=closed_at) == 1
+    assert chat.contact().flow_data == {}  # it went with the conversation
+
+    assert purge_job(engine, settings, now=closed_at + timedelta(days=91)) == 1
+    assert words_kept(engine) == []
+
+
+def test_after_a_staff_close_and_the_purge_nothing_of_the_first_question_is_kept(
+    engine: Engine, settings: Settings, app: FastAPI
+) -> None:
+    settings.run_worker = False
+    chat = chat_of(engine, settings)
+    chat.send(FIRST_QUESTION)
+    danger = chat.send(SAMPLES["nl"]["urgent"])  # emergency numbers, and the queue at once
+    assert "112" in danger[0].text
+    assert chat.contact().flow_data == {"pending": FIRST_QUESTION}  # still not agreed
+    conversation_id = chat.conversation().id
+    staff = make_staff(engine, app, "alice@example.org").login()
+
+    assert staff.post(f"/console/conversations/{conversation_id}/claim").status_code == 303
+    closed = staff.post(
+        f"/console/conversations/{conversation_id}/close",
+        {"topic": "other", "outcome": "referred"},
+    )
+    assert closed.status_code == 303
+    assert chat.contact().flow_data == {}
+
+    assert purge_job(engine, settings, now=utcnow() + timedelta(days=91)) == 1
+    assert words_kept(engine) == []
+    staff.client.close()
+
+
+def test_the_purge_clears_a_first_question_a_closed_conversation_left_behind(
+    engine: Engine, settings: Settings
+) -> None:
+    """Closed before this release, or by a path that forgot it: the purge is the backstop."""
+    with Session(engine) as session:
+        left = _conversation(session, settings, "whatsapp:+32470000061", closed_days_ago=91)
+        left_contact = session.get(Contact, left.contact_id)
+        assert left_contact is not None
+        left_contact.flow_data = {"pending": FIRST_QUESTION}
+        # Someone else's old conversation is purged too, but they are writing again now:
+        # their new conversation's first question stays, to be answered.
+        old = _conversation(session, settings, "whatsapp:+32470000062", closed_days_ago=91)
+        again = Conversation(contact_id=old.contact_id, channel="whatsapp", language="nl")
+        writing = session.get(Contact, old.contact_id)
+        assert writing is not None
+        writing.flow_data = {"pending": "Is er nog plaats in de opvang?"}
+        session.add_all([left_contact, again, writing])
+        session.commit()
+        left_id, writing_id = left_contact.id, writing.id
+
+    assert purge_job(engine, settings, now=NOW) == 2
+
+    assert words_kept(engine) == []
+    with Session(engine) as session:
+        assert session.get(Contact, left_id).flow_data == {}  # type: ignore[union-attr]
+        kept = session.get(Contact, writing_id)
+        assert kept is not None and kept.flow_data == {"pending": "Is er nog plaats in de opvang?"}
+
+
+def test_the_export_includes_the_first_question_while_it_is_kept(
+    engine: Engine, settings: Settings
+) -> None:
+    chat = chat_of(engine, settings)
+    chat.send(FIRST_QUESTION)
+
+    with Session(engine) as session:
+        exported = export_contact(session, settings, chat.contact().id or 0)
+
+    assert exported["contact"]["pending_question"] == FIRST_QUESTION
