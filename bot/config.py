@@ -23,6 +23,7 @@ import os
 import secrets
 import tempfile
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -38,6 +39,17 @@ DEVELOPMENT_SECRET = "development-only-secret"
 PLACEHOLDER_SECRETS = frozenset({"change-me", "changeme", "secret", DEVELOPMENT_SECRET})
 SECRETS_FILE = Path("var") / "secrets.json"
 LANGUAGES = ("nl", "fr", "en", "uk", "ps", "fa")
+
+
+class WebchatQueue(StrEnum):
+    """Where /try conversations go in the staff queue (``HELPLINE_WEBCHAT_QUEUE``).
+
+    Anyone can write on /try, "help, he has a knife" too, with nobody behind it.
+    """
+
+    normal = "normal"  # like any other channel's: an urgent one at the top
+    below = "below"  # after every other channel's conversation, urgent or not
+    hidden = "hidden"  # never in the queue: the bot answers (emergency numbers too), not staff
 
 
 class FileSecretsSource(PydanticBaseSettingsSource):
@@ -129,6 +141,10 @@ class Settings(BaseSettings):
     webchat_new_contacts_per_hour: int = Field(
         default=20,
         description="new /try chats one client address may start per hour (0: no limit)",
+    )
+    webchat_queue: WebchatQueue = Field(
+        default=WebchatQueue.below,
+        description="where /try conversations go in the staff queue: normal, below, hidden",
     )
 
     # Natural-language understanding

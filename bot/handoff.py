@@ -5,6 +5,11 @@ nobody (closed). Every move that staff make is a single conditional ``UPDATE ...
 WHERE owner = ...``, so that two people clicking at the same moment cannot both win:
 on PostgreSQL the second UPDATE waits for the first one's row lock and then finds
 the condition false; SQLite serialises writers. The caller commits.
+
+The queue has one order (``_queue_key``): urgent first, then whoever has waited
+longest; conversations from the anonymous /try web chat after every other channel's
+unless ``HELPLINE_WEBCHAT_QUEUE`` is ``normal``, and with ``hidden`` they never join
+it. Callers pass ``settings.webchat_queue`` as ``webchat_queue``.
 """
 
 from __future__ import annotations
@@ -18,10 +23,10 @@ from sqlalchemy import case, func, tuple_, update
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session, col, select
 
-# (bot.conversations also keeps the contact record of every move below in step)
-from bot.conversations import forget_flow_state, lock_contact
+from bot.config import WebchatQueue
+from bot.conversations import forget_flow_state, lock_contact  # (it syncs contact records too)
 from bot.hours import OpeningHours
-from bot.models import Contact, Conversation, Owner, StaffUser
+from bot.models import Contact, ContactChannel, Conversation, Owner, StaffUser
 
 
 class CloseOutcome(StrEnum):
@@ -39,6 +44,7 @@ class HandoffResult:
     open_now: bool  # staff are working now
     next_opening: datetime | None  # when they are back, if closed
     notify_after_hours: bool  # True only the first time per conversation outside hours
+    queued: bool = True  # False: a web chat that the queue does not take (``hidden``)
 
 
 class HandoffError(ValueError):
@@ -53,12 +59,19 @@ def request_handoff(
     urgent: bool,
     hours: OpeningHours,
     now: datetime,
+    webchat_queue: WebchatQueue = WebchatQueue.below,
 ) -> HandoffResult:
     """Put the conversation in the queue (idempotent) and say when staff will answer.
 
     A conversation already waiting or with a staff member stays where it is, but a
-    request can make it urgent (never the other way round).
+    request can make it urgent (never the other way round). A web chat conversation
+    stays with the bot when ``webchat_queue`` is ``hidden``: nothing changes, and the
+    result says it was not queued.
     """
+    if conversation.owner in (Owner.bot, Owner.closed) and not _queues(conversation, webchat_queue):
+        return HandoffResult(
+            open_now=hours.is_open(now), next_opening=None, notify_after_hours=False, queued=False
+        )
     if conversation.owner in (Owner.bot, Owner.closed):
         conversation.owner = Owner.queue
         conversation.queued_at = now
@@ -122,13 +135,19 @@ def claim(
     )
 
 
-def claim_next(session: Session, staff_id: int, now: datetime) -> Conversation | None:
+def claim_next(
+    session: Session,
+    staff_id: int,
+    now: datetime,
+    *,
+    webchat_queue: WebchatQueue = WebchatQueue.below,
+) -> Conversation | None:
     """Take the conversation at the top of the queue, skipping ones being claimed."""
     for _ in range(5):
         query = (
             select(Conversation.id)
             .where(col(Conversation.owner) == Owner.queue)
-            .order_by(*queue_order())
+            .order_by(*queue_order(webchat_queue))
             .limit(1)
         )
         if session.get_bind().dialect.name == "postgresql":
@@ -218,39 +237,72 @@ def record_staff_reply(session: Session, conversation: Conversation, now: dateti
     session.add(conversation)
 
 
-def _queue_key() -> tuple[Any, Any, Any]:
-    """The queue's order, once: urgent first, then whoever has waited longest."""
-    return (
-        case((col(Conversation.urgent), 0), else_=1),
-        col(Conversation.queued_at),
-        col(Conversation.id),
+def _queues(conversation: Conversation, webchat_queue: WebchatQueue) -> bool:
+    """Whether a handoff puts this conversation in the queue."""
+    return not (
+        conversation.channel == ContactChannel.webchat and webchat_queue == WebchatQueue.hidden
     )
 
 
-def queue_order() -> list[Any]:
+def _webchat_below(webchat_queue: WebchatQueue) -> bool:
+    # ``hidden`` web chats never join; any that joined before it was set wait below.
+    return webchat_queue != WebchatQueue.normal
+
+
+def _queue_key(webchat_queue: WebchatQueue) -> tuple[Any, ...]:
+    """The queue's order, once: (web chat last,) urgent first, then whoever has waited
+    longest. ``_position`` is the same for one conversation, in Python."""
+    key: list[Any] = [
+        case((col(Conversation.urgent), 0), else_=1),
+        col(Conversation.queued_at),
+        col(Conversation.id),
+    ]
+    if _webchat_below(webchat_queue):
+        key.insert(0, case((col(Conversation.channel) == ContactChannel.webchat, 1), else_=0))
+    return tuple(key)
+
+
+def _position(conversation: Conversation, webchat_queue: WebchatQueue) -> tuple[Any, ...]:
+    position: list[Any] = [0 if conversation.urgent else 1, conversation.queued_at, conversation.id]
+    if _webchat_below(webchat_queue):
+        position.insert(0, 1 if conversation.channel == ContactChannel.webchat else 0)
+    return tuple(position)
+
+
+def queue_order(webchat_queue: WebchatQueue = WebchatQueue.below) -> list[Any]:
     """``ORDER BY`` terms that put the queue in the order staff should take it."""
-    return [term.asc() for term in _queue_key()]
+    return [term.asc() for term in _queue_key(webchat_queue)]
 
 
-def waiting_before(session: Session, conversation: Conversation) -> int:
+def waiting_before(
+    session: Session,
+    conversation: Conversation,
+    *,
+    webchat_queue: WebchatQueue = WebchatQueue.below,
+) -> int:
     """How many people are ahead of this conversation in the queue."""
     assert conversation.queued_at is not None
     session.flush()
-    mine = (0 if conversation.urgent else 1, conversation.queued_at, conversation.id)
+    mine = _position(conversation, webchat_queue)
     ahead = session.exec(
         select(func.count())
         .select_from(Conversation)
-        .where(col(Conversation.owner) == Owner.queue, tuple_(*_queue_key()) < tuple_(*mine))
+        .where(
+            col(Conversation.owner) == Owner.queue,
+            tuple_(*_queue_key(webchat_queue)) < tuple_(*mine),
+        )
     ).one()
     return int(ahead)
 
 
-def waiting(session: Session) -> list[Conversation]:
+def waiting(
+    session: Session, *, webchat_queue: WebchatQueue = WebchatQueue.below
+) -> list[Conversation]:
     """The queue, in the order staff should take it."""
     return list(
         session.exec(
             select(Conversation)
             .where(col(Conversation.owner) == Owner.queue)
-            .order_by(*queue_order())
+            .order_by(*queue_order(webchat_queue))
         ).all()
     )

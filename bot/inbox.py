@@ -401,7 +401,13 @@ def _raise_urgency(
         return
     if conversation.owner == Owner.queue:
         request_handoff(
-            session, conversation, reason="urgent", urgent=True, hours=flows.hours, now=now
+            session,
+            conversation,
+            reason="urgent",
+            urgent=True,
+            hours=flows.hours,
+            now=now,
+            webchat_queue=flows.settings.webchat_queue,
         )
     else:
         conversation.urgent = True

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlmodel import Session, col, func, select
 
 from bot import handoff
+from bot.config import WebchatQueue
 from bot.models import Conversation, Direction, Message, Owner, StaffUser
 
 SNIPPET_LENGTH = 90
@@ -49,13 +50,13 @@ def last_inbound(session: Session, conversation_ids: list[int]) -> dict[int, Mes
     return {message.conversation_id: message for message in messages}
 
 
-def queue_view(session: Session, staff_id: int) -> QueueView:
-    waiting = handoff.waiting(session)
+def queue_view(session: Session, staff_id: int, webchat_queue: WebchatQueue) -> QueueView:
+    waiting = handoff.waiting(session, webchat_queue=webchat_queue)
     held = list(
         session.exec(
             select(Conversation)
             .where(col(Conversation.owner) == Owner.staff)
-            .order_by(*handoff.queue_order())
+            .order_by(*handoff.queue_order(webchat_queue))
         ).all()
     )
     conversations = waiting + held

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bot.config import LANGUAGES
-from bot.handoff import request_handoff, waiting_before
+from bot.handoff import HandoffResult, request_handoff, waiting_before
 from bot.nlu.text import normalize
 from bot.privacy.erasure import erase_but_goodbye
 
@@ -66,13 +66,22 @@ def _set_topic(run: Run) -> None:
 
 def _handoff(run: Run, *, reason: str, urgent: bool = False) -> None:
     conversation = run.conversation
+    webchat_queue = run.engine.settings.webchat_queue
     if urgent:
         conversation.topic = "urgent"
     run.handoff = request_handoff(
-        run.session, conversation, reason=reason, urgent=urgent, hours=run.engine.hours, now=run.now
+        run.session,
+        conversation,
+        reason=reason,
+        urgent=urgent,
+        hours=run.engine.hours,
+        now=run.now,
+        webchat_queue=webchat_queue,
     )
     run.contact.flow, run.contact.flow_step = None, None
-    run.values["waiting"] = waiting_before(run.session, conversation)
+    if not run.handoff.queued:
+        return  # a web chat the queue does not take: the flow says so
+    run.values["waiting"] = waiting_before(run.session, conversation, webchat_queue=webchat_queue)
     if run.handoff.next_opening is not None:
         seconds = (run.handoff.next_opening - run.now).total_seconds()
         run.values["hours"] = max(1, math.ceil(seconds / 3600))
@@ -108,9 +117,19 @@ CONDITIONS: dict[str, Callable[[Run], bool]] = {
     "language_button": lambda run: _is_language(run.payload),
     "has_candidates": lambda run: bool(run._candidates()),
     "no_candidates": lambda run: not run._candidates(),
-    "open_now": lambda run: run.handoff is not None and run.handoff.open_now,
-    "first_closed_notice": lambda run: run.handoff is not None and run.handoff.notify_after_hours,
-    "closed_notice_given": lambda run: (
-        run.handoff is not None and not run.handoff.open_now and not run.handoff.notify_after_hours
+    "open_now": lambda run: (queued := _queued(run)) is not None and queued.open_now,
+    "first_closed_notice": lambda run: (
+        (queued := _queued(run)) is not None and queued.notify_after_hours
     ),
+    "closed_notice_given": lambda run: (
+        (queued := _queued(run)) is not None
+        and not queued.open_now
+        and not queued.notify_after_hours
+    ),
+    "not_queued": lambda run: run.handoff is not None and not run.handoff.queued,
 }
+
+
+def _queued(run: Run) -> HandoffResult | None:
+    """The handoff of this turn, if it put the conversation in the queue."""
+    return run.handoff if run.handoff is not None and run.handoff.queued else None
