@@ -142,6 +142,12 @@ class Settings(BaseSettings):
         default=20,
         description="new /try chats one client address may start per hour (0: no limit)",
     )
+    webchat_messages_per_minute: int = Field(
+        default=10, description="messages one /try chat may send a minute (0: no limit)"
+    )
+    webchat_messages_per_chat: int = Field(
+        default=200, description="messages one /try chat may send in all (0: no limit)"
+    )
     webchat_queue: WebchatQueue = Field(
         default=WebchatQueue.below,
         description="where /try conversations go in the staff queue: normal, below, hidden",

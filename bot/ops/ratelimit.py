@@ -18,6 +18,11 @@ so past ``HELPLINE_WEBCHAT_NEW_CONTACTS_PER_HOUR`` from one client address in th
 last hour, a new chat is refused (429) before anything of it is stored; chats
 already started go on. It counts rows of ``webchat_start`` (a keyed hash of the
 address and a time, nothing else), so it too holds across instances.
+
+And a third, on what one web chat sends: nobody needs a provider's account to write
+there, so instead of being stored for staff, a message past
+``HELPLINE_WEBCHAT_MESSAGES_PER_MINUTE`` in the last minute, or past
+``HELPLINE_WEBCHAT_MESSAGES_PER_CHAT`` in all, is refused (429) and not stored.
 """
 
 from __future__ import annotations
@@ -27,11 +32,11 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import Session, col, delete, select
 
 from bot.config import Settings
-from bot.models import Direction, Message, WebchatStart
+from bot.models import Contact, Conversation, Direction, Message, WebchatStart
 
 PRUNE_BATCH = 100
 
@@ -108,3 +113,58 @@ class NewChatLimit:
         session.add(WebchatStart(client_hash=client_hash, started_at=now))
         session.flush()
         return None
+
+
+@dataclass(frozen=True)
+class WebchatMessageLimit:
+    per_minute: int
+    per_chat: int
+    window: timedelta = timedelta(minutes=1)
+    # A full chat takes nothing more: the page says to start a new one, which the
+    # new-chat limit allows again within the hour at the latest.
+    full_retry_after: int = 3600
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WebchatMessageLimit:
+        return cls(settings.webchat_messages_per_minute, settings.webchat_messages_per_chat)
+
+    def admit(self, session: Session, contact_id: int, now: datetime) -> WebchatRefusal | None:
+        """May this chat (a webchat contact) send one more message now? None, or why not.
+
+        Call it in the transaction that stores the message, before anything else: the
+        chat's messages are counted one request at a time (the contact is written to
+        first: SQLite's write lock, PostgreSQL's row lock, taken in the order the inbox
+        takes them), so requests at once cannot all slip under the limit.
+        """
+        if self.per_minute <= 0 and self.per_chat <= 0:
+            return None  # no limit
+        session.exec(
+            update(Contact)
+            .where(col(Contact.id) == contact_id)
+            .values(last_inbound_at=Contact.last_inbound_at)
+        )
+        sent = (
+            select(Message.created_at)
+            .join(Conversation, col(Conversation.id) == Message.conversation_id)
+            .where(Conversation.contact_id == contact_id, Message.direction == Direction.inbound)
+        )
+        if self.per_chat > 0:
+            total = session.exec(
+                select(func.count()).select_from(sent.limit(self.per_chat).subquery())
+            ).one()
+            if total >= self.per_chat:
+                return WebchatRefusal(full=True, retry_after=self.full_retry_after)
+        if self.per_minute > 0:
+            newest = session.exec(
+                sent.order_by(col(Message.id).desc()).limit(self.per_minute)
+            ).all()
+            if len(newest) >= self.per_minute and min(newest) > now - self.window:
+                wait = (min(newest) + self.window - now).total_seconds()
+                return WebchatRefusal(full=False, retry_after=max(1, math.ceil(wait)))
+        return None
+
+
+@dataclass(frozen=True)
+class WebchatRefusal:
+    full: bool  # the chat holds all it may; else it writes too fast
+    retry_after: int  # seconds

@@ -7,7 +7,9 @@ again" simply gets a new one.
 
 A new cookie is a new contact, so one client address may start only so many chats
 an hour (``HELPLINE_WEBCHAT_NEW_CONTACTS_PER_HOUR``, see ``bot.ops.ratelimit``); the
-chats it has started go on whatever the count.
+chats it has started go on whatever the count, but each only so fast
+(``HELPLINE_WEBCHAT_MESSAGES_PER_MINUTE``) and so far
+(``HELPLINE_WEBCHAT_MESSAGES_PER_CHAT``).
 
 The page links to its script and endpoints by path, never by a URL made from the
 request's ``Host`` header (which the client controls), and nothing that shows a
@@ -126,16 +128,28 @@ class _TooManyNewChats(Exception):
         self.retry_after = retry_after
 
 
+class _TooManyMessages(Exception):
+    def __init__(self, refusal: ratelimit.WebchatRefusal, language: str | None) -> None:
+        self.refusal = refusal
+        self.language = language  # the chat's, when the bot knows it
+
+
 def _receive(engine: Engine, settings: Settings, inbound: Inbound, client_hash: str) -> bool:
-    """``inbox.receive``, with a new chat counted against its client's limit first."""
+    """``inbox.receive``, with a new chat counted against its client's limit first, and
+    a message of a chat already started against the chat's limits."""
     with Session(engine) as session:
-        new = find_contact(session, settings, inbound.channel, inbound.address) is None
-    limit = ratelimit.NewChatLimit.from_settings(settings)
+        contact = find_contact(session, settings, inbound.channel, inbound.address)
     with session_scope(engine) as session:
-        if new:
+        if contact is None or contact.id is None:
+            limit = ratelimit.NewChatLimit.from_settings(settings)
             wait = limit.admit(session, client_hash, inbound.received_at)
             if wait is not None:
                 raise _TooManyNewChats(wait)
+        else:
+            chat = ratelimit.WebchatMessageLimit.from_settings(settings)
+            refusal = chat.admit(session, contact.id, inbound.received_at)
+            if refusal is not None:
+                raise _TooManyMessages(refusal, contact.language)
         return inbox.store(session, settings, inbound, now=inbound.received_at) is not None
 
 
@@ -226,7 +240,10 @@ def messages(
     status_code=202,
     responses={
         400: {"description": "no chat cookie: open /try"},
-        429: {"description": "too many new chats from this address: see Retry-After"},
+        429: {
+            "description": "too many new chats from this address, or messages from this "
+            "chat (a minute's, or all it may send): see Retry-After"
+        },
         503: {"description": "storage unavailable: try again"},
     },
 )
@@ -264,6 +281,23 @@ async def say(
                 "Too many new chats were started from your connection. Please try again later."
             ),
             headers={"Retry-After": str(refused.retry_after)},
+        ) from None
+    except _TooManyMessages as refused:
+        language = speaker(settings.locales_dir, _page_language(request, refused.language))
+        if refused.refusal.full:
+            button = language.gettext("Start again")  # as the page's button says it
+            reason = language.gettext(
+                'This chat has reached the number of messages it can take. Press "{restart}" '
+                "to start a new chat.",
+                restart=button,
+            )
+        else:
+            reason = language.gettext(
+                "You are writing faster than we can read. Please wait a moment, then send "
+                "your message again."
+            )
+        raise HTTPException(
+            429, reason, headers={"Retry-After": str(refused.refusal.retry_after)}
         ) from None
     except SQLAlchemyError as exc:
         raise storage_unavailable("webchat", exc) from exc
