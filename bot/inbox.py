@@ -6,7 +6,8 @@ for many concurrent webhook requests in one transaction (group commit).
 ``process_due`` (a worker job) answers stored messages once the person has paused,
 so that "hello" / "I have a question" / "about my interview" get one answer, not
 three; an urgent message is answered at once. While a conversation waits in the
-queue or is with a staff member, the bot stays silent and messages simply join it.
+queue or is with a staff member, the bot stays silent and messages simply join it,
+with one exception: "delete my data" (or /delete) is always answered and honoured.
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ from sqlalchemy import Engine, func, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from bot import outbox
+from bot import audit, outbox
 from bot.config import Settings
 from bot.conversations import get_or_create_contact, lock_contact, open_conversation
 from bot.db import session_scope
 from bot.dialogue import turns
-from bot.dialogue.engine import FlowEngine, get_flow_engine
+from bot.dialogue.engine import FlowEngine, Turn, get_flow_engine
 from bot.handoff import request_handoff
 from bot.messages import Inbound
 from bot.models import (
@@ -370,6 +371,7 @@ def _answer(session: Session, flows: FlowEngine, conversation_id: int, now: date
     session.refresh(conversation)
     if conversation.owner != Owner.bot:
         _raise_urgency(session, flows, conversation, messages, now)
+        _honour_erasure(session, flows, conversation, contact, messages, now)
         return len(messages)
     for turn in turns.turns_of(session, conversation, messages):
         if conversation.owner != Owner.bot:
@@ -412,3 +414,54 @@ def _raise_urgency(
     else:
         conversation.urgent = True
         session.add(conversation)
+
+
+def _honour_erasure(
+    session: Session,
+    flows: FlowEngine,
+    conversation: Conversation,
+    contact: Contact,
+    messages: Sequence[Message],
+    now: datetime,
+) -> None:
+    """Whoever holds the conversation, "delete my data" is answered and done.
+
+    The delete flow runs as it does with the bot: it asks first, and "Yes, delete" says
+    goodbye and erases (the conversation leaves the queue or the staff member's list).
+    Staff find it in the audit log. Nothing else the person writes is the bot's.
+    """
+    held = "in the queue" if conversation.owner == Owner.queue else "with staff"
+    if conversation.assignee_id is not None:
+        held += f" (staff:{conversation.assignee_id})"
+    for message in messages:
+        buttons = _answerable_buttons(session, conversation)
+        typed = turns.typed_button(conversation.channel, message.text, buttons)
+        payload = message.button or typed
+        if not flows.flows.asks_to_erase(contact.flow, contact.flow_step, message.text, payload):
+            continue
+        turn = Turn(button=payload) if payload else Turn(text=message.text)
+        flows.handle(session, conversation, contact, turn, now=now)
+        if conversation.outcome == ERASED:
+            audit.record(
+                session,
+                audit.Action.erase,
+                staff_id=None,
+                target=f"conversation:{conversation.id}",
+                detail=f"asked for by the person in the chat, while {held}",
+                now=now,
+            )
+            return
+
+
+def _answerable_buttons(session: Session, conversation: Conversation) -> list[dict[str, str]]:
+    """The buttons a typed "1" or title presses while staff hold the conversation: those
+    of the bot's question, unless staff have written since (then it answers them)."""
+    newest = session.exec(
+        select(Message.sender)
+        .where(
+            Message.conversation_id == conversation.id,
+            Message.direction == Direction.outbound,
+        )
+        .order_by(col(Message.id).desc())
+    ).first()
+    return turns.last_buttons(session, conversation) if newest == Sender.bot else []

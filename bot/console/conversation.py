@@ -41,6 +41,7 @@ from bot.models import (
     utcnow,
 )
 from bot.privacy.addresses import decrypt_address, mask_address
+from bot.privacy.erasure import ERASED
 
 log = logging.getLogger(__name__)
 router = console_router()
@@ -157,6 +158,7 @@ def _page(
         "outcomes": OUTCOME_LABELS,
         "colleagues": queries.colleagues(session, staff.id or 0),
         "notice": NOTICES.get(notice or ""),
+        "erased": conversation.outcome == ERASED,
         "now": now,
     }
     return render(request, "conversation.html", context, status_code=status_code)
@@ -185,7 +187,9 @@ def conversation_events(
 
     def events() -> live.Events:
         with Session(engine) as session:
-            conversation = _conversation(session, conversation_id)
+            conversation = session.get(Conversation, conversation_id)
+            if conversation is None:  # erased since the page was opened: it reloads
+                return [("state", "gone")]
             context = _transcript_context(session, conversation)
             state = f"{conversation.owner}:{conversation.assignee_id or ''}"
         return [

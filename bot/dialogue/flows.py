@@ -53,6 +53,18 @@ class Flow:
     topics: tuple[str, ...] = ()
     needs_consent: bool = True
 
+    @property
+    def erases_on_request(self) -> bool:
+        """The person starts it (a button, a command, a phrase) and it can erase their data
+        ("delete my data", /delete): honoured whoever holds the conversation."""
+        started_by_the_person = bool(self.buttons or self.commands or self.phrases)
+        return started_by_the_person and any(
+            instruction.get("do") == "erase"
+            for step in self.steps.values()
+            for instructions in (step.run, *step.on.values(), step.otherwise or ())
+            for instruction in instructions
+        )
+
     def starts_on_button(self, payload: str) -> bool:
         return any(
             payload == pattern or (pattern.endswith("*") and payload.startswith(pattern[:-1]))
@@ -86,6 +98,22 @@ class Flows:
                 if any(f" {phrase} " in padded for phrase in phrases):
                     return flow
         return None
+
+    def asks_to_erase(
+        self, flow_id: str | None, step: str | None, text: str | None, payload: str | None
+    ) -> bool:
+        """Whether a turn starts, or answers the question of, a flow that erases on
+        request, for a person standing at ``flow_id.step``: the engine would run it."""
+        if payload:
+            position = self.step(flow_id, step)
+            if position is not None and payload in position.on:
+                return self.flows[flow_id or ""].erases_on_request
+            started = self.for_button(payload)
+        elif text:
+            started = self.for_command(text) or self.for_phrase(normalize(text))
+        else:
+            return False
+        return started is not None and started.erases_on_request
 
     def for_topic(self, topic: str) -> Flow | None:
         return next((f for f in self.flows.values() if topic in f.topics), None)
