@@ -83,8 +83,8 @@ def test_a_message_refused_by_the_new_chat_limit_is_said_and_kept_in_the_box(
         page.fill("#text", "Hallo")
         page.click("#composer button[type=submit]")
         expect(page.locator(".message.me p")).to_have_text("Hallo", timeout=20_000)
-        page.click("#restart")  # a new chat: over the limit of one an hour
-        page.wait_for_load_state()
+        with page.expect_navigation():  # the page reloads with its new chat
+            page.click("#restart")  # a new chat: over the limit of one an hour
 
         page.fill("#text", "Ik heb een vraag")
         page.click("#composer button[type=submit]")
