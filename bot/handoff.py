@@ -4,7 +4,8 @@ A conversation has exactly one owner: the bot, the queue, one staff member, or
 nobody (closed). Every move that staff make is a single conditional ``UPDATE ...
 WHERE owner = ...``, so that two people clicking at the same moment cannot both win:
 on PostgreSQL the second UPDATE waits for the first one's row lock and then finds
-the condition false; SQLite serialises writers. The caller commits.
+the condition false; SQLite serialises writers. The caller commits. The queue's order
+(urgent first, then the longest wait) is defined once, in ``_queue_key``.
 """
 
 from __future__ import annotations

@@ -147,7 +147,7 @@ class _RateLimited(Exception):
         self.retry_after = retry_after
 
 
-class _HttpxClient(AsyncHttpClient):
+class _HttpxClient(AsyncHttpClient):  # type: ignore[misc]  # twilio ships no types
     """twilio's async HTTP interface on httpx, with our timeout and base URL."""
 
     def __init__(self, timeout: float) -> None:
