@@ -41,22 +41,9 @@ RECORD_COLUMNS = (
     "place",
     "source",
 )
-RECORD_FIELDS = (  # what the columns above are computed from
-    "id",
-    "started_at",
-    "channel",
-    "language",
-    "topic",
-    "handled_by",
-    "handed_off",
-    "urgent",
-    "first_response_at",
-    "closed_at",
-    "minutes",
-    "participants",
-    "place",
-    "source",
-)
+# What the columns above are computed from: two durations come from their end times.
+COMPUTED_FROM = {"first_response_seconds": "first_response_at", "resolution_seconds": "closed_at"}
+RECORD_FIELDS = tuple(COMPUTED_FROM.get(column, column) for column in RECORD_COLUMNS)
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
