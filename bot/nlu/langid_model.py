@@ -20,7 +20,8 @@ import numpy as np
 if TYPE_CHECKING:
     from py3langid.langid import LanguageIdentifier
 
-LANGUAGES = ("nl", "fr", "en", "uk", "ru", "ps", "fa")
+# The languages the cut-down model keeps: ours, and Russian (counted as Ukrainian).
+PY3LANGID_LANGUAGES = ("nl", "fr", "en", "uk", "ru", "ps", "fa")
 cache_dir: Path | None = None
 
 
@@ -43,7 +44,7 @@ def identifier() -> LanguageIdentifier:
         except (OSError, ValueError, KeyError, TypeError):
             pass
     model = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    model.set_languages(list(LANGUAGES))
+    model.set_languages(list(PY3LANGID_LANGUAGES))
     if folder is not None:
         _save(model, folder)
     return model
