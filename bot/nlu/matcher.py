@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bot.nlu import langid_model
+from bot.nlu import Match, langid_model
 from bot.nlu.classifier import LinearClassifier
 from bot.nlu.features import Vectorizer, normalized_terms, terms
 from bot.nlu.knowledge import (
@@ -48,7 +48,6 @@ from bot.nlu.urgent import find_urgent_normalized
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.nlu.rasa import RasaMatcher
 
 URGENT = "urgent"
 OUT_OF_SCOPE = "(out of scope)"
@@ -58,17 +57,6 @@ OUT_OF_SCOPE_FILE = Path(__file__).with_name("out_of_scope.yaml")
 MODEL_VERSION = "1"
 MODEL_MODULES = ("text", "features", "classifier", "language", "knowledge", "matcher")
 PREFIX = 5
-
-
-@dataclass(frozen=True)
-class Match:
-    topic: str | None  # None = abstain
-    score: float  # 0..1
-    lang: str  # the reply language: the chosen one if given, else detected
-    detected_lang: str
-    lang_confidence: float
-    urgent: bool  # topic == "urgent"
-    candidates: tuple[str, ...]  # up to 3 likely faq topics, best first
 
 
 @dataclass(frozen=True)
@@ -281,16 +269,11 @@ def _cached_matcher(knowledge_dir: Path, cache_dir: Path) -> Matcher:
     return load_or_train(cached_knowledge(knowledge_dir), cache_dir)
 
 
-def get_matcher(settings: Settings) -> Matcher | RasaMatcher:
-    """The matcher of ``settings.knowledge_dir``, trained once and cached under var/;
-    with ``HELPLINE_NLU=rasa``, the Rasa backend around it (docs/rasa.md)."""
+def builtin_matcher(settings: Settings) -> Matcher:
+    """The matcher of ``settings.knowledge_dir``, trained once and cached under var/
+    (``bot.nlu.get_matcher`` chooses between it and the Rasa backend)."""
     knowledge = get_knowledge(settings)
     assert knowledge.path is not None
     cache_dir = settings.home / "var" / "cache"
     langid_model.use_cache_dir(cache_dir)
-    matcher = _cached_matcher(knowledge.path, cache_dir)
-    if settings.nlu == "rasa":
-        from bot.nlu.rasa import rasa_matcher
-
-        return rasa_matcher(settings, matcher)
-    return matcher
+    return _cached_matcher(knowledge.path, cache_dir)

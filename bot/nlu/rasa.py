@@ -29,19 +29,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import yaml
 
 from bot.config import LANGUAGES
+from bot.nlu import Match, Matcher
 from bot.nlu.text import normalize
 from bot.ops.observability import NLU_FALLBACKS
 
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.nlu.knowledge import KnowledgeBase
-    from bot.nlu.matcher import Match, Matcher
+    from bot.nlu.matcher import Matcher as BuiltinMatcher
 
 logger = logging.getLogger(__name__)
 
@@ -286,10 +287,6 @@ class RasaClient:
 # --- the matcher ---------------------------------------------------------------------
 
 
-class BuiltinMatcher(Protocol):
-    def match(self, text: str, lang: str | None = None) -> Match: ...
-
-
 class RasaMatcher:
     """Rasa picks the topic; everything around that choice stays ours.
 
@@ -308,7 +305,7 @@ class RasaMatcher:
     def __init__(
         self,
         knowledge: KnowledgeBase,
-        builtin: BuiltinMatcher,
+        builtin: Matcher,
         client: RasaClient,
         *,
         threshold: float = CONFIDENCE_THRESHOLD,
@@ -377,10 +374,10 @@ class RasaMatcher:
 
 
 @lru_cache(maxsize=4)
-def _cached_rasa_matcher(rasa_url: str, builtin: Matcher) -> RasaMatcher:
+def _cached_rasa_matcher(rasa_url: str, builtin: BuiltinMatcher) -> RasaMatcher:
     return RasaMatcher(builtin.knowledge, builtin, RasaClient(rasa_url))
 
 
-def rasa_matcher(settings: Settings, builtin: Matcher) -> RasaMatcher:
+def rasa_matcher(settings: Settings, builtin: BuiltinMatcher) -> RasaMatcher:
     """The Rasa backend of ``settings`` around the built-in matcher, made once."""
     return _cached_rasa_matcher(settings.rasa_url, builtin)
