@@ -33,11 +33,11 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import yaml
+from prometheus_client import Counter
 
 from bot.config import LANGUAGES
 from bot.nlu import Match, Matcher
 from bot.nlu.text import normalize
-from bot.ops.observability import NLU_FALLBACKS
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -56,6 +56,9 @@ RETRY_AFTER_SECONDS = 15.0  # after a failure, don't make every message wait for
 MAX_CANDIDATES = 3
 
 _NOT_IN_INTENT = re.compile(r"[^A-Za-z0-9_]")
+
+# Served on /metrics by bot.ops.observability, which imports it from here.
+NLU_FALLBACKS = Counter("helpline_nlu_fallbacks_total", "External NLU failures", ["backend"])
 
 
 class RasaExportError(Exception):
