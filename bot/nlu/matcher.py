@@ -28,9 +28,10 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from bot.nlu import Match, langid_model
 from bot.nlu.classifier import LinearClassifier
@@ -201,7 +202,7 @@ class Matcher:
         # Written aside and renamed: a concurrent reader sees the old file or the new one.
         temporary = path.with_suffix(f".{os.getpid()}.tmp.npz")
         vocabulary = self.vectorizer.vocabulary
-        arrays: dict[str, Any] = {
+        arrays: dict[str, npt.NDArray[np.generic]] = {
             "terms": np.array(sorted(vocabulary, key=vocabulary.__getitem__)),
             "idf": self.vectorizer.idf,
             "weights": self.classifier.weights,
@@ -210,7 +211,8 @@ class Matcher:
             "domain": np.array(sorted(self.domain.words)),
             **self.languages.arrays(),
         }
-        np.savez(temporary, **arrays)
+        # Nothing here is a Python object: the cache is written, as read, without pickle.
+        np.savez(temporary, allow_pickle=False, **arrays)
         temporary.replace(path)
 
     @classmethod

@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 import yaml
@@ -122,7 +122,7 @@ _Dumper.add_representer(
 )
 
 
-def _dump(data: Any) -> str:
+def _dump(data: dict[str, object]) -> str:
     return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=1000)
 
 
@@ -229,7 +229,7 @@ class Parse:
     ranking: tuple[Intent, ...]
 
 
-def _intent(raw: Any) -> Intent | None:
+def _intent(raw: object) -> Intent | None:
     if not isinstance(raw, Mapping):
         raise RasaError("invalid response: intent is not an object")
     name, confidence = raw.get("name"), raw.get("confidence")
@@ -244,7 +244,7 @@ def _intent(raw: Any) -> Intent | None:
     return Intent(name, float(confidence))
 
 
-def parse_response(data: Any) -> Parse:
+def parse_response(data: object) -> Parse:
     """Check a ``/model/parse`` answer; raises ``RasaError`` on anything unexpected."""
     if not isinstance(data, Mapping) or "intent" not in data:
         raise RasaError("invalid response: no intent")
