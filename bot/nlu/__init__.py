@@ -1,12 +1,13 @@
 """Understanding a message: the knowledge base, language identification, the matcher.
 
-``knowledge`` loads and checks ``knowledge/``; ``language`` tells which of the six
-languages a message is in; ``urgent`` catches emergencies; ``matcher`` picks the topic
-that answers a message, or abstains; ``rasa`` lets a Rasa server pick it instead.
-This module is what the rest of helpline sees of them: ``Match``, the ``Matcher``
-every backend is, and ``get_matcher``, which picks the backend (``HELPLINE_NLU``).
-Nothing here touches the database, and nothing downloads anything or needs a server
-(but the Rasa backend, when chosen).
+``knowledge`` loads and checks ``knowledge/``; ``language`` (with ``langid_model``)
+tells which of the six languages a message is in; ``urgent`` catches emergencies;
+``matcher`` (with ``features`` and ``classifier``) picks the topic that answers a
+message, or abstains; ``rasa`` lets a Rasa server pick it instead; ``evaluation``
+scores a matcher. Here is the matcher's contract with the rest of helpline: ``Match``,
+the ``Matcher`` every backend is, and ``get_matcher``, which picks the backend
+(``HELPLINE_NLU``). Nothing in this package touches the database; nothing downloads
+anything or needs a server but the Rasa backend, when chosen.
 """
 
 from __future__ import annotations

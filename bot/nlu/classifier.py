@@ -3,7 +3,7 @@
 Training is a few passes of stochastic updates (Crammer-Singer hinge loss: push the
 right class above every other by a margin), and the weights are averaged over all
 steps, which makes the result stable and hard to overfit on a few thousand short
-examples. Plain numpy, a second or two to train, microseconds to score.
+examples. Plain numpy.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ TOPIC_KEYS = frozenset(
 ANSWER_KEYS = frozenset({"title", "answer", "examples"})
 
 
-# libyaml's loader when PyYAML was built with it: twenty times faster at every start.
+# libyaml's loader when PyYAML was built with it: far faster, at every start.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 

@@ -11,8 +11,8 @@ Three signals, chosen by script:
   py3langid knows the first three well but has never seen transliterations; the
   n-gram model, trained on the knowledge base's examples (which include them), has.
 
-The n-gram model is a multinomial naive Bayes in numpy: small, trained in well under
-a second, and it learns new wording whenever the knowledge base grows.
+The n-gram model is a multinomial naive Bayes in numpy: small, quick to train, and it
+learns new wording whenever the knowledge base grows.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Message -> the topic that answers it, or None when no topic does.
+"""The built-in matcher: message -> the topic that answers it, or None when none does.
 
 In order:
 
@@ -12,11 +12,11 @@ In order:
    the evidence is strong, the message must be mostly made of words the knowledge base
    uses (``min_coverage``): a question about tomato plants shares only its small words
    with a helpline. A margin over the runner-up (``min_margin``) can be required too;
-   it is 0 because, measured, it only turned right answers into abstentions (close
-   runners-up are offered as ``candidates`` instead).
+   it is 0 (close runners-up are offered as ``candidates`` instead).
 
-Thresholds were set by measurement (``bench/matcher.py``), on the development set and
-on unrelated messages written apart from ``out_of_scope.yaml``.
+The trained model is cached under ``var/cache/``, keyed by the knowledge base, the
+chit-chat list and this code (``load_or_train``). How the thresholds were chosen, with
+the figures: bench/README.md, "Matcher notes".
 """
 
 from __future__ import annotations
@@ -256,7 +256,7 @@ def load_or_train(knowledge: KnowledgeBase, cache_dir: Path | None) -> Matcher:
 
 
 def _prune(cache_dir: Path, keep: Path, spare: int = 3) -> None:
-    """Each edit of knowledge/ trains a new model (~25 MB): keep only the newest few."""
+    """Each edit of knowledge/ trains a new model, a large file: keep the newest few."""
     older = sorted(
         (p for p in cache_dir.glob("matcher-*.npz") if p != keep),
         key=lambda p: p.stat().st_mtime,

@@ -7,7 +7,7 @@ helpline reaches it at ``HELPLINE_RASA_URL``. This module holds both halves:
 - ``project_files`` / ``export_project``: a complete Rasa 3.x NLU project made from
   the knowledge base, one intent per topic with every language's examples, and a
   pipeline that downloads no language model.
-- ``RasaMatcher``: a matcher with the built-in one's ``match()``. Our own urgent
+- ``RasaMatcher``: a ``bot.nlu.Matcher`` like the built-in one. Our own urgent
   detection runs first and never waits for Rasa; then Rasa's ``POST /model/parse``;
   then our abstention rules. When Rasa is down, slow or answers garbage, the built-in
   matcher answers, and the failure is logged (never the message) and counted in
