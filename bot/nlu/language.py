@@ -35,7 +35,7 @@ from bot.nlu.text import normalize
 if TYPE_CHECKING:
     from bot.nlu.knowledge import KnowledgeBase
 
-__all__ = ["LANGUAGES", "LanguageGuess", "LanguageIdentifier", "detect_language"]
+__all__ = ["LanguageGuess", "LanguageIdentifier", "detect_language"]
 
 PASHTO_LETTERS = frozenset("ټډړږښګڼېۍځڅ")
 NATIVE_LATIN = ("nl", "fr", "en")
