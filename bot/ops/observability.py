@@ -28,6 +28,7 @@ from sqlmodel import Session, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.models import Conversation, Owner, utcnow
+from bot.nlu.rasa import NLU_FALLBACKS as NLU_FALLBACKS  # counted by the Rasa backend
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
@@ -48,7 +49,6 @@ OUTBOX_IN_DOUBT = Counter(
 MATCHES = Counter(
     "helpline_matcher_outcomes_total", "Matcher outcomes", ["outcome"]
 )  # answered | abstained | urgent
-NLU_FALLBACKS = Counter("helpline_nlu_fallbacks_total", "External NLU failures", ["backend"])
 QUEUE_LENGTH = Gauge("helpline_queue_length", "Conversations waiting for staff")
 QUEUE_OLDEST_WAIT = Gauge("helpline_queue_oldest_wait_seconds", "Longest current wait")
 REQUEST_LATENCY = Histogram(

@@ -24,6 +24,7 @@ from bot.hours import OpeningHours
 from bot.i18n import strip_isolates
 from bot.messages import Inbound
 from bot.models import Contact, Conversation, Direction, Message
+from bot.nlu import Match
 from bot.nlu.knowledge import get_knowledge
 from bot.nlu.language import detect_language
 
@@ -106,17 +107,6 @@ TOPICS = {
 CANDIDATES = ("asylum.apply", "reception.no_place", "health.medical_care")
 
 
-@dataclass(frozen=True)
-class FakeMatch:
-    topic: str | None
-    score: float
-    lang: str
-    detected_lang: str
-    lang_confidence: float
-    urgent: bool
-    candidates: tuple[str, ...]
-
-
 class FakeMatcher:
     """Knows the sample sentences above; anything else it does not understand."""
 
@@ -127,7 +117,7 @@ class FakeMatcher:
             for kind, text in samples.items()
         }
 
-    def match(self, text: str, lang: str | None = None) -> FakeMatch:
+    def match(self, text: str, lang: str | None = None) -> Match:
         found = [self.known[line] for line in text.split("\n") if line in self.known]
         if found:
             detected, topic = found[-1]
@@ -138,7 +128,7 @@ class FakeMatcher:
             guess = detect_language(text)
             detected, topic, urgent, confidence = guess.lang, None, False, guess.confidence
         candidates = CANDIDATES if topic is None and text.strip() else ()
-        return FakeMatch(
+        return Match(
             topic=topic,
             score=0.9 if topic else 0.1,
             lang=lang or detected,

@@ -15,7 +15,8 @@ import pytest
 from prometheus_client import REGISTRY
 
 from bot.config import PROJECT_HOME, Settings
-from bot.nlu.matcher import Matcher, get_matcher
+from bot.nlu import get_matcher
+from bot.nlu.matcher import Matcher
 from bot.nlu.rasa import RasaClient, RasaMatcher, _cached_rasa_matcher
 from bot.ops.observability import JsonFormatter
 from tests.conftest import free_port
