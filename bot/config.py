@@ -55,6 +55,11 @@ class Settings(BaseSettings):
         "outside production when empty.",
     )
     log_level: str = "INFO"
+    metrics_token: str = Field(
+        default="",
+        description="bearer token that /metrics asks for; without one, /metrics is open "
+        "in development only",
+    )
 
     # Content
     knowledge_dir: Path | None = None

@@ -2,25 +2,32 @@
 
 Logs are JSON lines with a request id. They never contain message text or channel
 addresses: log the ids of rows instead.
+
+``/metrics`` tells login activity and the state of the queue, so it is not for
+everyone: with ``HELPLINE_METRICS_TOKEN`` set it answers only a request carrying
+``Authorization: Bearer <token>`` (401 otherwise); without a token it is open in
+development (``make run``) and answers 404 in every other environment.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import hmac
 import json
 import logging
 import time
 import uuid
 from datetime import datetime
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import Engine, func
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.config import Settings
 from bot.models import Conversation, Owner, utcnow
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -52,8 +59,22 @@ REQUEST_LATENCY = Histogram(
 router = APIRouter(tags=["observability"])
 
 
+def _check_scraper(request: Request) -> None:
+    """Refuse a request that may not read the metrics (see the module's docstring)."""
+    settings: Settings = request.app.state.settings
+    token = settings.metrics_token
+    if not token:
+        if settings.env == "development":
+            return
+        raise HTTPException(404)
+    scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(sent.strip().encode(), token.encode()):
+        raise HTTPException(401, headers={"WWW-Authenticate": "Bearer"})
+
+
 @router.get("/metrics", include_in_schema=False)
 def metrics(request: Request) -> Response:
+    _check_scraper(request)
     # The queue is read from the database at scrape time, so every instance reports
     # the same, true figure.
     with contextlib.suppress(SQLAlchemyError):
