@@ -42,6 +42,18 @@ def upgrade() -> None:
     sa.Column('locked_until', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('name')
     )
+    op.create_table('login_throttle',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('client_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('window_start', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('account_hash', 'client_hash')
+    )
+    with op.batch_alter_table('login_throttle', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_login_throttle_window_start'), ['window_start'], unique=False)
+
     op.create_table('staff_user',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('email', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
@@ -50,8 +62,6 @@ def upgrade() -> None:
     sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
     sa.Column('locale', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('failed_logins', sa.Integer(), nullable=False),
-    sa.Column('locked_until', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('last_login_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('session_epoch', sa.Integer(), nullable=False),
@@ -203,6 +213,10 @@ def downgrade() -> None:
 
     op.drop_table('webchat_start')
     op.drop_table('staff_user')
+    with op.batch_alter_table('login_throttle', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_login_throttle_window_start'))
+
+    op.drop_table('login_throttle')
     op.drop_table('job_run')
     op.drop_table('contact')
     # ### end Alembic commands ###
