@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import Engine, select
@@ -77,16 +78,20 @@ def neutralise(cell: Cell) -> Cell:
 
 
 def _xlsx_row(sheet: Worksheet | WriteOnlyWorksheet, row: Iterable[Cell]) -> list[Any]:
-    """A row to append: text neutralised and typed as a string, other values as they are."""
+    """A row to append: text neutralised and stored as a string, other values as they are.
+
+    openpyxl stores text as a string unless it starts with ``=`` (a formula, which
+    ``neutralise`` leaves none of) or is an error code such as ``#N/A``: only those get
+    a cell typed by hand (a cell object for every text would slow big exports down).
+    """
     cells: list[Any] = []
     for value in row:
         value = neutralise(value)
-        if isinstance(value, str):
+        if isinstance(value, str) and (value.startswith("=") or value in ERROR_CODES):
             cell = WriteOnlyCell(sheet, value=value)
             cell.data_type = "s"
-            cells.append(cell)
-        else:
-            cells.append(value)
+            value = cell
+        cells.append(value)
     return cells
 
 

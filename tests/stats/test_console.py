@@ -233,10 +233,11 @@ FORMULA_PLACES = [  # what a spreadsheet would run as a formula
     "-2+3",
     "@SUM(1+1)",
 ]
+ERROR_LIKE_PLACE = "#N/A"  # text, not a spreadsheet error
 
 
 def test_exported_places_are_text_never_formulas(engine: Engine, alice: Staff) -> None:
-    for place in FORMULA_PLACES:  # as staff type them in the console
+    for place in [*FORMULA_PLACES, ERROR_LIKE_PLACE]:  # as staff type them in the console
         logged = alice.post(
             "/console/log",
             {"channel": "qa_session", "place": place, "participants": "12", "day": "2024-05-02"},
@@ -256,6 +257,7 @@ def test_exported_places_are_text_never_formulas(engine: Engine, alice: Staff) -
                 now=utcnow(),
             )
     places = [*FORMULA_PLACES, "\t=1+1", "\r=1+1"]
+    exported = sorted(["'" + place for place in places] + [ERROR_LIKE_PLACE])
 
     contacts_csv = alice.get("/console/stats/contacts.csv?year=2024")
     rows = list(csv.DictReader(io.StringIO(contacts_csv.text)))
@@ -264,11 +266,11 @@ def test_exported_places_are_text_never_formulas(engine: Engine, alice: Staff) -
     header = [cell.value for cell in sheet[1]]
     cells = [dict(zip(header, row, strict=True)) for row in sheet.iter_rows(min_row=2)]
 
-    assert sorted(row["place"] for row in rows) == sorted("'" + place for place in places)
-    assert [row["participants"] for row in rows] == ["12"] * len(places)
+    assert sorted(row["place"] for row in rows) == exported
+    assert [row["participants"] for row in rows] == ["12"] * len(exported)
     assert not [c.coordinate for row in sheet.iter_rows() for c in row if c.data_type == "f"]
-    in_xml = ["'" + place.replace("\r", "\n") for place in places]  # XML reads \r back as \n
+    in_xml = [place.replace("\r", "\n") for place in exported]  # XML reads \r back as \n
     assert sorted(row["place"].value for row in cells) == sorted(in_xml)
     assert {row["place"].data_type for row in cells} == {"s"}
-    assert [row["participants"].value for row in cells] == [12] * len(places)  # still numbers
+    assert [row["participants"].value for row in cells] == [12] * len(exported)  # numbers
     assert {type(row["id"].value) for row in cells} == {int}
