@@ -181,3 +181,46 @@ async def test_a_media_reference_outside_twilio_is_never_fetched(
 
     assert raised.value.permanent
     assert not [r for r in fake_twilio.requests if r.method == "GET"]
+
+
+OTHER_ACCOUNT = "AC" + "9" * 32
+OTHERS_MEDIA = f"/2010-04-01/Accounts/{OTHER_ACCOUNT}/Messages/MM9/Media/ME9"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/2010-04-01/Accounts/{ACCOUNT_SID}/../{OTHER_ACCOUNT}/Messages/MM9/Media/ME9",
+        f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/../../{OTHER_ACCOUNT}/Messages/MM9/Media/ME9",
+        f"/2010-04-01/Accounts/{ACCOUNT_SID}/%2e%2e/{OTHER_ACCOUNT}/Messages/MM9/Media/ME9",
+        f"/2010-04-01/Accounts/{ACCOUNT_SID}/%2E%2e/{OTHER_ACCOUNT}/Messages/MM9/Media/ME9",
+        f"/2010-04-01/Accounts/{ACCOUNT_SID}/.%2e/{OTHER_ACCOUNT}/Messages/MM9/Media/ME9",
+        f"/2010-04-01/Accounts/{ACCOUNT_SID}/%252e%252e/{OTHER_ACCOUNT}/Messages/MM9/Media/ME9",
+        f"/2010-04-01/Accounts/{ACCOUNT_SID}/..%2f{OTHER_ACCOUNT}/Messages/MM9/Media/ME9",
+        f"/2010-04-01/Accounts/{ACCOUNT_SID}0/Messages/MM9/Media/ME9",
+        OTHERS_MEDIA,
+    ],
+    ids=[
+        "dot-dot",
+        "dot-dot-deeper",
+        "encoded",
+        "encoded-mixed-case",
+        "half-encoded",
+        "double-encoded",
+        "encoded-slash",
+        "longer-account-id",
+        "another-account",
+    ],
+)
+async def test_a_media_reference_that_leaves_the_account_is_never_fetched(
+    channels: Channels, fake_twilio: FakeTwilioAPI, path: str
+) -> None:
+    fake_twilio.add_media(OTHERS_MEDIA, b"someone else's", "image/jpeg")
+    channel = channels["whatsapp"]
+    assert isinstance(channel, WhatsAppChannel)
+
+    with pytest.raises(SendError) as raised:
+        await channel.fetch_media("https://api.twilio.com" + path)
+
+    assert raised.value.permanent
+    assert not [r for r in fake_twilio.requests if r.method == "GET"]
