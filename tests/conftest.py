@@ -8,17 +8,12 @@ after each test.
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
@@ -28,10 +23,10 @@ from typer.testing import CliRunner
 from bot import db
 from bot.app import create_app
 from bot.config import PROJECT_HOME, Settings, get_settings
-from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.fakes.twilio_api import FakeTwilioAPI
-
-POSTGRES_URL = os.environ.get("HELPLINE_TEST_DATABASE_URL", "")
+from tests.support.database import POSTGRES_URL
+from tests.support.fakes.telegram_api import FakeTelegramAPI
+from tests.support.fakes.twilio_api import FakeTwilioAPI
+from tests.support.live_server import LiveServer
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -122,36 +117,6 @@ def helpline_cli(
     get_settings.cache_clear()
     yield CliRunner()
     get_settings.cache_clear()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class LiveServer:
-    """The app served by a real uvicorn on 127.0.0.1, in a thread."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("live server did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
 
 
 @pytest.fixture

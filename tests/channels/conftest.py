@@ -25,8 +25,8 @@ from bot.config import Settings
 from bot.conversations import get_or_create_contact
 from bot.db import session_scope
 from bot.models import Contact, Conversation, Message, utcnow
-from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.fakes.twilio_api import FakeTwilioAPI
+from tests.support.fakes.telegram_api import FakeTelegramAPI
+from tests.support.fakes.twilio_api import FakeTwilioAPI
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 WEBHOOK_SECRET = "test-webhook-secret"

@@ -28,7 +28,7 @@ from bot.messages import Inbound
 from bot.models import Contact, Conversation, Message, utcnow
 from bot.privacy import retention
 from tests.channels.conftest import fixture, inbound_messages, post_telegram
-from tests.conftest import POSTGRES_URL
+from tests.support.database import POSTGRES_URL
 
 ADDRESS = "webchat-race"
 

@@ -20,9 +20,9 @@ from bot.db import session_scope
 from bot.messages import Button
 from bot.models import Conversation, Message, utcnow
 from tests.channels.conftest import new_conversation
-from tests.fakes.server import Fault
-from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.fakes.twilio_api import FakeTwilioAPI
+from tests.support.fakes.server import Fault
+from tests.support.fakes.telegram_api import FakeTelegramAPI
+from tests.support.fakes.twilio_api import FakeTwilioAPI
 
 CHAT = "5550001234"
 NUMBER = "whatsapp:+32478123456"

@@ -11,7 +11,7 @@ from bot.config import Settings
 from bot.conversations import find_contact
 from bot.db import make_engine, session_scope
 from tests.channels.conftest import fixture, inbound_messages, post_telegram
-from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.support.fakes.telegram_api import FakeTelegramAPI
 
 
 def test_a_text_update_is_stored_with_its_update_id(client: TestClient, engine: Engine) -> None:

@@ -19,7 +19,7 @@ from bot.config import Settings
 from bot.db import session_scope
 from bot.models import Conversation, Message, utcnow
 from tests.channels.conftest import fixture, new_conversation, post_whatsapp
-from tests.fakes.twilio_api import FakeTwilioAPI
+from tests.support.fakes.twilio_api import FakeTwilioAPI
 
 NUMBER = "whatsapp:+32478123456"
 TEMPLATES = {"en": "HX00000000000000000000000000000en", "fa": "HX00000000000000000000000000000fa"}

@@ -20,8 +20,8 @@ from bot.cli.telegram import poll_once
 from bot.config import Settings, get_settings
 from bot.db import session_scope
 from tests.channels.conftest import fixture, inbound_messages, new_conversation
-from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.fakes.twilio_api import ACCOUNT_SID, FakeTwilioAPI
+from tests.support.fakes.telegram_api import FakeTelegramAPI
+from tests.support.fakes.twilio_api import ACCOUNT_SID, FakeTwilioAPI
 
 
 async def wait_for(condition: object, seconds: float = 10.0) -> None:

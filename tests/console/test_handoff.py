@@ -10,7 +10,7 @@ from bot.config import Settings
 from bot.handoff import HandoffError
 from bot.hours import OpeningHours
 from bot.models import ContactRecord, Conversation, Owner
-from tests.console.factories import add_conversation, add_staff
+from tests.support.factories import add_conversation, add_staff
 
 OPEN = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)  # Tuesday 10:00 in Brussels
 CLOSED = datetime(2026, 3, 7, 9, 0, tzinfo=UTC)  # Saturday

@@ -13,7 +13,7 @@ from bot.cli import app as cli
 from bot.config import get_settings
 from bot.demo import DEMO_EMAIL, PEOPLE
 from bot.models import AuditEntry, Conversation, Message, StaffUser, utcnow
-from tests.console.clients import log_in
+from tests.support.staff import log_in
 
 PASSWORD = "a long enough password"
 

@@ -13,9 +13,9 @@ from sqlalchemy import Engine
 from bot.app import create_app
 from bot.config import Settings
 from bot.nlu.knowledge import get_knowledge
-from tests.browser import BROWSER_TESTS, launch_chromium
-from tests.conftest import LiveServer
 from tests.flows.conftest import SAMPLES
+from tests.support.browser import BROWSER_TESTS, launch_chromium
+from tests.support.live_server import LiveServer
 
 pytestmark = BROWSER_TESTS
 sync_api = pytest.importorskip("playwright.sync_api")

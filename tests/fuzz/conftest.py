@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from bot.config import Settings
-from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.fakes.twilio_api import FakeTwilioAPI
+from tests.support.fakes.telegram_api import FakeTelegramAPI
+from tests.support.fakes.twilio_api import FakeTwilioAPI
 
 WEBHOOK_SECRET = "fuzz-webhook-secret"
 

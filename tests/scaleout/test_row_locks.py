@@ -25,8 +25,8 @@ from bot.dialogue.engine import ERASED
 from bot.messages import Inbound
 from bot.models import Contact, Conversation, Message, Owner, utcnow
 from bot.webhooks import InboundWriter
-from tests.conftest import POSTGRES_URL
-from tests.console.factories import add_conversation, add_staff
+from tests.support.database import POSTGRES_URL
+from tests.support.factories import add_conversation, add_staff
 
 pytestmark = pytest.mark.skipif(
     not POSTGRES_URL.startswith("postgresql"),

@@ -16,9 +16,9 @@ from bot.config import Settings
 from bot.messages import Inbound
 from bot.models import Conversation, Direction, Message, MessageStatus, utcnow
 from tests.channels.conftest import post_whatsapp
-from tests.console.clients import make_staff
-from tests.console.factories import add_conversation
 from tests.flows.conftest import SAMPLES, Chat
+from tests.support.factories import add_conversation
+from tests.support.staff import make_staff
 
 
 def inbound_statuses(engine: Engine) -> Counter[str]:

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from bot.config import Settings
-from tests.console.clients import Staff, make_staff
+from tests.support.staff import Staff, make_staff
 
 
 @pytest.fixture

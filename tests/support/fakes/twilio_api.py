@@ -8,7 +8,7 @@ invalid number, 21610 unsubscribed, ...); ``add_media`` serves a ``MediaUrl``.
 Twilio's Messages list does; faults apply to sends only, and to these lookups too
 when ``faults_on_lookups`` is set.
 Requests need the account's basic auth, as on Twilio.
-Run it alone with ``python -m tests.fakes.twilio_api`` (prints its URL).
+Run it alone with ``python -m tests.support.fakes.twilio_api`` (prints its URL).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
 
-from tests.fakes.server import FakeServer, Fault, Recorded, Reply
+from tests.support.fakes.server import FakeServer, Fault, Recorded, Reply
 
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "fake-twilio-auth-token"

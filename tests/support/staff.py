@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from tests.console.factories import PASSWORD, add_staff
+from tests.support.factories import PASSWORD, add_staff
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 

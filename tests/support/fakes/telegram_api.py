@@ -6,7 +6,7 @@ their inline keyboards), ``answered`` (callback query ids), ``webhook`` (the las
 setWebhook), and serves getUpdates from ``push_update`` and files from ``add_file``.
 ``block(chat_id)`` makes sendMessage answer 403 "bot was blocked by the user";
 ``forget(chat_id)`` makes it answer 400 "chat not found".
-Run it alone with ``python -m tests.fakes.telegram_api`` (prints its URL).
+Run it alone with ``python -m tests.support.fakes.telegram_api`` (prints its URL).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fakes.server import FakeServer, Fault, Recorded, Reply
+from tests.support.fakes.server import FakeServer, Fault, Recorded, Reply
 
 TOKEN = "123456:TEST-fake-telegram-token"
 
