@@ -1,16 +1,20 @@
-"""Shared fixtures: a real database per test, the app, and a live server.
+"""Shared fixtures: a real database per test, the app, a live server, the fake
+providers, and what tests in several folders use (the channels, the flow engine with
+the small fake matcher and a person chatting, logged-in staff).
 
 By default every test gets its own SQLite file copied from one migrated template.
 With ``HELPLINE_TEST_DATABASE_URL=postgresql://...`` (as ``.ci/run`` sets it), the
 database-touching tests run against a fresh PostgreSQL database instead, emptied
 after each test.
+
+The helpers behind these fixtures are in ``tests/support/``.
 """
 
 from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,11 +26,17 @@ from typer.testing import CliRunner
 
 from bot import db
 from bot.app import create_app
+from bot.channels import Channels, build_channels
 from bot.config import PROJECT_HOME, Settings, get_settings
+from bot.dialogue.engine import FlowEngine, load_flows
+from bot.hours import OpeningHours
+from bot.nlu.knowledge import get_knowledge
 from tests.support.database import POSTGRES_URL
 from tests.support.fakes.telegram_api import FakeTelegramAPI
 from tests.support.fakes.twilio_api import FakeTwilioAPI
+from tests.support.flows import Chat, FakeMatcher
 from tests.support.live_server import LiveServer
+from tests.support.staff import Staff, make_staff
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -137,3 +147,49 @@ def fake_twilio() -> Iterator[FakeTwilioAPI]:
     """A fake Twilio API on 127.0.0.1; ``fake_twilio.configure(settings)`` uses it."""
     with FakeTwilioAPI() as fake:
         yield fake
+
+
+@pytest.fixture
+async def channels(settings: Settings) -> AsyncIterator[Channels]:
+    channels = build_channels(settings)
+    yield channels
+    await channels.aclose()
+
+
+@pytest.fixture
+def flows(settings: Settings) -> FlowEngine:
+    """The flow engine with the small ``FakeMatcher``: tests of the flows, not the matcher."""
+    assert settings.flows_dir is not None
+    return FlowEngine(
+        settings,
+        load_flows(settings.flows_dir),
+        get_knowledge(settings),
+        FakeMatcher(),
+        OpeningHours.from_settings(settings),
+    )
+
+
+@pytest.fixture
+def chat(engine: Engine, settings: Settings, flows: FlowEngine) -> Iterator[Chat]:
+    yield Chat(engine, settings, flows)
+
+
+@pytest.fixture
+def alice(engine: Engine, app: FastAPI, client: TestClient) -> Iterator[Staff]:
+    staff = make_staff(engine, app, "alice@example.org").login()
+    yield staff
+    staff.client.close()
+
+
+@pytest.fixture
+def bob(engine: Engine, app: FastAPI, client: TestClient) -> Iterator[Staff]:
+    staff = make_staff(engine, app, "bob@example.org").login()
+    yield staff
+    staff.client.close()
+
+
+@pytest.fixture
+def admin(engine: Engine, app: FastAPI, client: TestClient) -> Iterator[Staff]:
+    staff = make_staff(engine, app, "admin@example.org", role="admin").login()
+    yield staff
+    staff.client.close()

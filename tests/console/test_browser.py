@@ -31,10 +31,10 @@ from bot.dialogue.engine import get_flow_engine
 from bot.i18n import strip_isolates
 from bot.models import Conversation, Owner, utcnow
 from bot.nlu.knowledge import get_knowledge
-from tests.flows.conftest import FakeMatch
 from tests.support.browser import BROWSER_TESTS, launch_chromium
 from tests.support.factories import PASSWORD, add_conversation, add_staff
 from tests.support.fakes.telegram_api import FakeTelegramAPI
+from tests.support.flows import FakeMatch
 from tests.support.live_server import LiveServer
 
 SECRET = "console-browser-secret"

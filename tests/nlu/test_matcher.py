@@ -6,7 +6,7 @@ import pytest
 
 from bot.nlu.knowledge import cached_knowledge, load_knowledge
 from bot.nlu.matcher import Matcher, knowledge_fingerprint, load_or_train
-from tests.engine.conftest import KNOWLEDGE, KnowledgeWriter, topic_data
+from tests.nlu.helpers import KNOWLEDGE, KnowledgeWriter, topic_data
 
 
 @pytest.mark.parametrize(

@@ -1,14 +1,18 @@
 """Channel tests: the app wired to fake Telegram and Twilio servers.
 
-``settings`` here is the shared one with both providers pointed at their fakes and
-the background worker off (tests drive the outbox job by hand, with a clock they
-choose). Webhook requests are signed with twilio's own ``RequestValidator``.
+``settings_with_fake_providers`` is the ``settings`` of these tests: the shared one
+with both providers pointed at their fakes and the background worker off (tests
+drive the outbox job by hand, with a clock they choose). It is not a global fixture:
+it overrides ``settings`` in a folder whose conftest brings it in by name, or in a
+test module that does. Webhook requests are signed with twilio's own
+``RequestValidator``; ``fixture()`` reads the captured payloads of
+``tests/fixtures/<channel>/``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -20,7 +24,6 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 from twilio.request_validator import RequestValidator
 
-from bot.channels import Channels, build_channels
 from bot.config import Settings
 from bot.conversations import get_or_create_contact
 from bot.db import session_scope
@@ -32,8 +35,8 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 WEBHOOK_SECRET = "test-webhook-secret"
 
 
-@pytest.fixture
-def settings(
+@pytest.fixture(name="settings")
+def settings_with_fake_providers(
     settings: Settings, fake_telegram: FakeTelegramAPI, fake_twilio: FakeTwilioAPI
 ) -> Settings:
     fake_telegram.configure(settings, webhook_secret=WEBHOOK_SECRET)
@@ -41,13 +44,6 @@ def settings(
     settings.run_worker = False
     settings.provider_timeout_seconds = 0.5
     return settings
-
-
-@pytest.fixture
-async def channels(settings: Settings) -> AsyncIterator[Channels]:
-    channels = build_channels(settings)
-    yield channels
-    await channels.aclose()
 
 
 def fixture(channel: str, name: str) -> dict[str, Any]:

@@ -15,9 +15,12 @@ from bot.app import create_app
 from bot.config import Settings
 from bot.messages import Inbound
 from bot.models import Conversation, Direction, Message, MessageStatus, utcnow
-from tests.channels.conftest import post_whatsapp
-from tests.flows.conftest import SAMPLES, Chat
+from tests.support.channels import (
+    post_whatsapp,
+    settings_with_fake_providers,  # noqa: F401 (a fixture: this module's settings)
+)
 from tests.support.factories import add_conversation
+from tests.support.flows import SAMPLES, Chat
 from tests.support.staff import make_staff
 
 

@@ -19,7 +19,12 @@ from bot.cli import app as cli
 from bot.cli.telegram import poll_once
 from bot.config import Settings, get_settings
 from bot.db import session_scope
-from tests.channels.conftest import fixture, inbound_messages, new_conversation
+from tests.support.channels import (
+    fixture,
+    inbound_messages,
+    new_conversation,
+    settings_with_fake_providers,  # noqa: F401 (a fixture: this module's settings)
+)
 from tests.support.fakes.telegram_api import FakeTelegramAPI
 from tests.support.fakes.twilio_api import ACCOUNT_SID, FakeTwilioAPI
 

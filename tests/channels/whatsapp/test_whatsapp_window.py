@@ -18,7 +18,7 @@ from bot.channels import Channels
 from bot.config import Settings
 from bot.db import session_scope
 from bot.models import Conversation, Message, utcnow
-from tests.channels.conftest import fixture, new_conversation, post_whatsapp
+from tests.support.channels import fixture, new_conversation, post_whatsapp
 from tests.support.fakes.twilio_api import FakeTwilioAPI
 
 NUMBER = "whatsapp:+32478123456"

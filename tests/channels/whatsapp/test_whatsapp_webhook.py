@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.db import make_engine, session_scope
 from bot.models import Contact, Message
 from bot.privacy.addresses import address_hash
-from tests.channels.conftest import (
+from tests.support.channels import (
     fixture,
     inbound_messages,
     new_conversation,

@@ -14,7 +14,7 @@ from bot.nlu.knowledge import (
     load_knowledge,
     validate,
 )
-from tests.engine.conftest import KNOWLEDGE, TODAY, KnowledgeWriter, topic_data
+from tests.nlu.helpers import KNOWLEDGE, TODAY, KnowledgeWriter, topic_data
 
 
 def test_a_complete_knowledge_base_has_no_errors_or_warnings(

@@ -21,7 +21,7 @@ from bot.models import (
     Owner,
     utcnow,
 )
-from tests.flows.conftest import MONDAY_MORNING, SAMPLES, Chat
+from tests.support.flows import MONDAY_MORNING, SAMPLES, Chat
 
 
 def test_quick_fragments_get_one_answer(chat: Chat) -> None:

@@ -31,9 +31,9 @@ from bot.dialogue.engine import FlowEngine, get_flow_engine
 from bot.i18n import PDI, RLI, speaker, strip_isolates
 from bot.models import Conversation, Owner, utcnow
 from bot.nlu.knowledge import get_knowledge
-from tests.flows.conftest import SAMPLES
 from tests.support.fakes.telegram_api import FakeTelegramAPI
 from tests.support.fakes.twilio_api import FakeTwilioAPI
+from tests.support.flows import SAMPLES
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SECRET = "end-to-end-secret"

@@ -9,7 +9,7 @@ from bot.config import LANGUAGES
 from bot.i18n import LANGUAGE_NAMES, PDI, RLI, speaker
 from bot.models import ContactRecord, Conversation, Message, Owner
 from bot.nlu.knowledge import get_knowledge
-from tests.flows.conftest import SAMPLES, SATURDAY, Chat
+from tests.support.flows import SAMPLES, SATURDAY, Chat
 
 
 def said(chat: Chat, lang: str, message: str, **values: object) -> str:

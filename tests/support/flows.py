@@ -3,28 +3,25 @@
 ``Chat`` sends through the real inbox (store, debounce, flow engine, outbox) on the
 test database and returns what the bot queued in reply. The flow tests use a small
 fake matcher (``FakeMatcher``) so that they test the flows, not the matcher's
-accuracy; the end-to-end tests use the real one.
+accuracy; the end-to-end tests use the real one. The ``flows`` and ``chat`` fixtures
+(in ``tests/conftest.py``) are built from these.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from bot import inbox
 from bot.config import Settings
-from bot.dialogue.engine import FlowEngine, load_flows
-from bot.hours import OpeningHours
+from bot.dialogue.engine import FlowEngine
 from bot.i18n import strip_isolates
 from bot.messages import Inbound
 from bot.models import Contact, Conversation, Direction, Message
-from bot.nlu.knowledge import get_knowledge
 from bot.nlu.language import detect_language
 
 MONDAY_MORNING = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # 10:00 in Brussels: open
@@ -149,18 +146,6 @@ class FakeMatcher:
         )
 
 
-@pytest.fixture
-def flows(settings: Settings) -> FlowEngine:
-    assert settings.flows_dir is not None
-    return FlowEngine(
-        settings,
-        load_flows(settings.flows_dir),
-        get_knowledge(settings),
-        FakeMatcher(),
-        OpeningHours.from_settings(settings),
-    )
-
-
 @dataclass
 class Reply:
     text: str  # without the RTL isolates
@@ -278,8 +263,3 @@ class Chat:
         """Get past the first contact: choose the language and agree."""
         self.press(f"lang:{lang}")
         self.press("consent.yes")
-
-
-@pytest.fixture
-def chat(engine: Engine, settings: Settings, flows: FlowEngine) -> Iterator[Chat]:
-    yield Chat(engine, settings, flows)

@@ -13,8 +13,8 @@ from sqlalchemy import Engine
 from bot.app import create_app
 from bot.config import Settings
 from bot.nlu.knowledge import get_knowledge
-from tests.flows.conftest import SAMPLES
 from tests.support.browser import BROWSER_TESTS, launch_chromium
+from tests.support.flows import SAMPLES
 from tests.support.live_server import LiveServer
 
 pytestmark = BROWSER_TESTS

@@ -13,6 +13,9 @@ from bot.config import Settings
 from bot.conversations import get_or_create_contact
 from bot.models import Conversation, Message, Owner
 
+# A fixture: this module's ``settings``, with both providers pointed at their fakes.
+from tests.support.channels import settings_with_fake_providers  # noqa: F401
+
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 

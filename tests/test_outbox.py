@@ -19,7 +19,10 @@ from bot.config import Settings
 from bot.db import session_scope
 from bot.messages import Button
 from bot.models import Conversation, Message, utcnow
-from tests.channels.conftest import new_conversation
+from tests.support.channels import (
+    new_conversation,
+    settings_with_fake_providers,  # noqa: F401 (a fixture: this module's settings)
+)
 from tests.support.fakes.server import Fault
 from tests.support.fakes.telegram_api import FakeTelegramAPI
 from tests.support.fakes.twilio_api import FakeTwilioAPI

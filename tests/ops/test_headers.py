@@ -11,6 +11,9 @@ from sqlalchemy import Engine
 from bot.app import create_app
 from bot.config import Settings
 
+# A fixture: this module's ``settings``, with both providers pointed at their fakes.
+from tests.support.channels import settings_with_fake_providers  # noqa: F401
+
 REQUESTS = [
     ("GET", "/healthz"),
     ("GET", "/readyz"),

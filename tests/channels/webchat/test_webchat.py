@@ -17,7 +17,7 @@ from bot.cli.chat import chat_loop
 from bot.config import Settings
 from bot.dialogue.engine import FlowEngine
 from bot.models import utcnow
-from tests.flows.conftest import MONDAY_MORNING, SAMPLES
+from tests.support.flows import MONDAY_MORNING, SAMPLES
 
 
 @pytest.fixture

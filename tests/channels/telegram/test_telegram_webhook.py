@@ -10,7 +10,7 @@ from bot.app import create_app
 from bot.config import Settings
 from bot.conversations import find_contact
 from bot.db import make_engine, session_scope
-from tests.channels.conftest import fixture, inbound_messages, post_telegram
+from tests.support.channels import fixture, inbound_messages, post_telegram
 from tests.support.fakes.telegram_api import FakeTelegramAPI
 
 

@@ -27,7 +27,12 @@ from bot.db import session_scope
 from bot.messages import Inbound
 from bot.models import Contact, Conversation, Message, utcnow
 from bot.privacy import retention
-from tests.channels.conftest import fixture, inbound_messages, post_telegram
+from tests.support.channels import (
+    fixture,
+    inbound_messages,
+    post_telegram,
+    settings_with_fake_providers,  # noqa: F401 (a fixture: this module's settings)
+)
 from tests.support.database import POSTGRES_URL
 
 ADDRESS = "webchat-race"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.conftest import KNOWLEDGE
+from tests.nlu.helpers import KNOWLEDGE
 
 HELPLINE = str(Path(sys.executable).with_name("helpline"))
 
