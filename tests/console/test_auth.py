@@ -5,8 +5,8 @@ from sqlmodel import Session, select
 
 from bot.console.auth import MAX_FAILURES, hash_password
 from bot.models import AuditEntry, StaffUser
-from tests.console.clients import Staff, csrf_token, log_in, make_staff
-from tests.console.factories import PASSWORD
+from tests.support.factories import PASSWORD
+from tests.support.staff import Staff, csrf_token, log_in, make_staff
 
 
 def audit_actions(engine: Engine) -> list[str]:

@@ -32,10 +32,10 @@ from bot.i18n import strip_isolates
 from bot.models import Conversation, Owner, utcnow
 from bot.nlu import Match
 from bot.nlu.knowledge import get_knowledge
-from tests.browser import BROWSER_TESTS, launch_chromium
-from tests.conftest import LiveServer
-from tests.console.factories import PASSWORD, add_conversation, add_staff
-from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.support.browser import BROWSER_TESTS, launch_chromium
+from tests.support.factories import PASSWORD, add_conversation, add_staff
+from tests.support.fakes.telegram_api import FakeTelegramAPI
+from tests.support.live_server import LiveServer
 
 SECRET = "console-browser-secret"
 PASHTO_URGENT = "مرسته وکړئ، زما میړه ما وهي او چاقو لري"

@@ -12,7 +12,7 @@ from bot.config import Settings, get_settings
 from bot.console.auth import MAX_FAILURES
 from bot.demo import DEMO_EMAIL, PEOPLE
 from bot.models import AuditEntry, Conversation, Message, StaffUser
-from tests.console.clients import csrf_token, log_in
+from tests.support.staff import csrf_token, log_in
 
 PASSWORD = "a long enough password"
 

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from bot.config import PROJECT_HOME
-from tests.serving import helpline_serve
+from tests.support.serving import helpline_serve
 
 COMPOSE = PROJECT_HOME / "docker-compose.yml"
 LIMIT = 2  # new web chats per client address and hour, in the served instances

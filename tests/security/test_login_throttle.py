@@ -26,8 +26,8 @@ from sqlalchemy import Engine, update
 
 from bot.console import auth
 from bot.models import LoginThrottle
-from tests.console.clients import csrf_token, make_staff
-from tests.console.factories import PASSWORD
+from tests.support.factories import PASSWORD
+from tests.support.staff import csrf_token, make_staff
 
 ALICE = "alice@example.org"
 ATTACKER = ("203.0.113.66", 50000)

@@ -14,8 +14,8 @@ from sqlmodel import Session, select
 from bot.db import session_scope
 from bot.models import ContactRecord, StaffUser, utcnow
 from bot.stats.records import LoggedContact, log_contact
-from tests.console.clients import Staff
 from tests.stats.helpers import FIXTURE_2024, import_file
+from tests.support.staff import Staff
 
 REPORT_2024 = {  # row id: (total, monthly average) in the annual report 2024
     "line-phone": ("4,896", "408"),
