@@ -41,10 +41,10 @@ typecheck:
 pytest: $(VENV)/.installed-dev
 	$(BIN)/pytest
 
-## migration: regenerate the initial migration from bot/models.py (before the first release only)
+## migration: a new migration from the changes in bot/models.py (MESSAGE="what changed")
 migration: $(VENV)/.installed-dev
-	rm -f bot/migrations/versions/0001_initial_schema.py /tmp/helpline-migration.db
-	$(BIN)/python -c "from alembic import command; from bot.db import alembic_config; command.revision(alembic_config('sqlite:////tmp/helpline-migration.db'), message='initial schema', autogenerate=True, rev_id='0001')"
+	rm -f /tmp/helpline-migration.db
+	$(BIN)/python -c "from alembic import command; from bot.db import alembic_config, upgrade; url = 'sqlite:////tmp/helpline-migration.db'; upgrade(url); command.revision(alembic_config(url), message='$(MESSAGE)', autogenerate=True)"
 	rm -f /tmp/helpline-migration.db
 
 clean:

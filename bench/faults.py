@@ -49,7 +49,7 @@ from bench.sigkill import (
     stored_inbound,
     wait_for_drain,
 )
-from tests.fakes.server import FakeServer, Fault, Recorded
+from tests.support.fakes.server import FakeServer, Fault, Recorded
 
 
 def attempts_by_message(fake: FakeServer, channel: str) -> dict[tuple[str, ...], list[Any]]:

@@ -47,8 +47,8 @@ from urllib.parse import urlencode
 from twilio.request_validator import RequestValidator
 
 from bot import db
-from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.fakes.twilio_api import FakeTwilioAPI
+from tests.support.fakes.telegram_api import FakeTelegramAPI
+from tests.support.fakes.twilio_api import FakeTwilioAPI
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable

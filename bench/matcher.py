@@ -109,7 +109,7 @@ def measure(method: str, path: Path) -> dict:
     items = evaluation.read_items(path)
     start = time.perf_counter()
     if method == "matcher":
-        from bot.nlu.matcher import get_matcher
+        from bot.nlu import get_matcher
 
         match = get_matcher(settings).match
     else:

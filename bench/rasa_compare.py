@@ -42,9 +42,10 @@ import httpx
 from prometheus_client import REGISTRY
 
 from bot.config import PROJECT_HOME, get_settings
+from bot.nlu import Match, get_matcher
 from bot.nlu.evaluation import format_table, read_items, run, score_by_language
 from bot.nlu.knowledge import get_knowledge
-from bot.nlu.matcher import Match, Matcher, get_matcher
+from bot.nlu.matcher import Matcher
 from bot.nlu.rasa import (
     FALLBACK_INTENT,
     RasaClient,
@@ -77,7 +78,7 @@ docs/rasa.md). Training takes minutes rather than seconds.
 BUILTIN_PROBE = """\
 import json, resource, sys
 from bot.config import get_settings
-from bot.nlu.matcher import get_matcher
+from bot.nlu import get_matcher
 settings = get_settings().model_copy(update={"nlu": "builtin"})
 get_matcher(settings).match("waar kan ik asiel aanvragen")
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -61,9 +61,9 @@ from bot import db
 from bot.config import Settings
 from bot.models import Contact, Conversation, Direction, Message, MessageStatus
 from bot.privacy.addresses import decrypt_address
-from tests.fakes.server import Recorded, Reply
-from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.fakes.twilio_api import FakeTwilioAPI
+from tests.support.fakes.server import Recorded, Reply
+from tests.support.fakes.telegram_api import FakeTelegramAPI
+from tests.support.fakes.twilio_api import FakeTwilioAPI
 
 SECRET_KEY = "bench-secret-key-not-for-production"
 PENDING = (MessageStatus.queued, MessageStatus.sending, MessageStatus.held)

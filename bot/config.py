@@ -93,6 +93,11 @@ class Settings(BaseSettings):
         "`helpline keys rotate` has re-encrypted everything under data_key",
     )
     log_level: str = "INFO"
+    metrics_token: str = Field(
+        default="",
+        description="bearer token that /metrics asks for; without one, /metrics is open "
+        "in development only",
+    )
 
     # Content
     knowledge_dir: Path = Field(default_factory=lambda data: data["home"] / "knowledge")

@@ -6,10 +6,10 @@ WHERE owner = ...``, so that two people clicking at the same moment cannot both 
 on PostgreSQL the second UPDATE waits for the first one's row lock and then finds
 the condition false; SQLite serialises writers. The caller commits.
 
-The queue has one order (``_queue_key``): urgent first, then whoever has waited
-longest; conversations from the anonymous /try web chat after every other channel's
-unless ``HELPLINE_WEBCHAT_QUEUE`` is ``normal``, and with ``hidden`` they never join
-it. Callers pass ``settings.webchat_queue`` as ``webchat_queue``.
+The queue has one order, defined once in ``_queue_key``: urgent first, then whoever
+has waited longest; conversations from the anonymous /try web chat after every other
+channel's unless ``HELPLINE_WEBCHAT_QUEUE`` is ``normal``, and with ``hidden`` they
+never join it. Callers pass ``settings.webchat_queue`` as ``webchat_queue``.
 """
 
 from __future__ import annotations

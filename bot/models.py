@@ -111,8 +111,6 @@ class StaffUser(SQLModel, table=True):
     role: str = Field(default=Role.staff, max_length=10)
     locale: str = Field(default="nl", max_length=8)
     active: bool = True
-    failed_logins: int = 0
-    locked_until: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     last_login_at: datetime | None = None
     session_epoch: int = Field(default=0, description="raised on logout: ends every session")
@@ -280,3 +278,22 @@ class WebchatStart(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     client_hash: str = Field(max_length=64, description="keyed hash of the client's network")
     started_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Console login attempts in the current window: per account and client, and per account.
+
+    ``client_hash`` is empty on an account's own row. Holds no e-mail and no address,
+    only keyed hashes, the same for an e-mail address with no account, and only while
+    a window lasts (older rows are pruned as attempts are counted). See
+    ``bot.console.auth``.
+    """
+
+    __tablename__ = "login_throttle"
+    __table_args__ = (UniqueConstraint("account_hash", "client_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_hash: str = Field(max_length=64, description="keyed hash of the e-mail address")
+    client_hash: str = Field(max_length=64, description="keyed hash of the client's network")
+    attempts: int = Field(description="counted before the password is checked")
+    window_start: datetime = Field(index=True)

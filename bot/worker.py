@@ -54,7 +54,7 @@ JOBS.append(Job("idle-conversations", 300.0, conversations.close_idle))
 JOBS.append(Job("erasures", 30.0, erasure.finish_erasures))
 JOBS.append(Job("retention", 3600.0, retention.purge_job))
 # Hands glibc's free arena pages back to the system: a long-running instance's memory
-# otherwise creeps up (bot/ops/malloc.py says why and what it measured).
+# otherwise creeps up (bot/ops/malloc.py says why; bench/README.md what it measured).
 JOBS.append(Job("malloc-trim", memory.TRIM_SECONDS, memory.FreeMemoryTrim()))
 
 

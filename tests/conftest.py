@@ -1,24 +1,23 @@
-"""Shared fixtures: a real database per test, the app, and a live server.
+"""Shared fixtures: a real database per test, the app, a live server, the fake
+providers, and what tests in several folders use (the channels, the flow engine with
+the small fake matcher and a person chatting, logged-in staff).
 
 By default every test gets its own SQLite file copied from one migrated template.
 With ``HELPLINE_TEST_DATABASE_URL=postgresql://...`` (as ``.ci/run`` sets it), the
 database-touching tests run against a fresh PostgreSQL database instead, emptied
 after each test.
+
+The helpers behind these fixtures are in ``tests/support/``.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import threading
-import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
@@ -27,11 +26,17 @@ from typer.testing import CliRunner
 
 from bot import db
 from bot.app import create_app
+from bot.channels import Channels, build_channels
 from bot.config import PROJECT_HOME, Settings, get_settings
-from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.fakes.twilio_api import FakeTwilioAPI
-
-POSTGRES_URL = os.environ.get("HELPLINE_TEST_DATABASE_URL", "")
+from bot.dialogue.engine import FlowEngine, load_flows
+from bot.hours import OpeningHours
+from bot.nlu.knowledge import get_knowledge
+from tests.support.database import POSTGRES_URL
+from tests.support.fakes.telegram_api import FakeTelegramAPI
+from tests.support.fakes.twilio_api import FakeTwilioAPI
+from tests.support.flows import Chat, FakeMatcher
+from tests.support.live_server import LiveServer
+from tests.support.staff import Staff, make_staff
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -127,36 +132,6 @@ def helpline_cli(
     get_settings.cache_clear()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class LiveServer:
-    """The app served by a real uvicorn on 127.0.0.1, in a thread."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("live server did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
-
-
 @pytest.fixture
 def live_server(app: FastAPI) -> Iterator[LiveServer]:
     with LiveServer(app) as server:
@@ -175,3 +150,48 @@ def fake_twilio() -> Iterator[FakeTwilioAPI]:
     """A fake Twilio API on 127.0.0.1; ``fake_twilio.configure(settings)`` uses it."""
     with FakeTwilioAPI() as fake:
         yield fake
+
+
+@pytest.fixture
+async def channels(settings: Settings) -> AsyncIterator[Channels]:
+    channels = build_channels(settings)
+    yield channels
+    await channels.aclose()
+
+
+@pytest.fixture
+def flows(settings: Settings) -> FlowEngine:
+    """The flow engine with the small ``FakeMatcher``: tests of the flows, not the matcher."""
+    return FlowEngine(
+        settings,
+        load_flows(settings.flows_dir),
+        get_knowledge(settings),
+        FakeMatcher(),
+        OpeningHours.from_settings(settings),
+    )
+
+
+@pytest.fixture
+def chat(engine: Engine, settings: Settings, flows: FlowEngine) -> Iterator[Chat]:
+    yield Chat(engine, settings, flows)
+
+
+@pytest.fixture
+def alice(engine: Engine, app: FastAPI, client: TestClient) -> Iterator[Staff]:
+    staff = make_staff(engine, app, "alice@example.org").login()
+    yield staff
+    staff.client.close()
+
+
+@pytest.fixture
+def bob(engine: Engine, app: FastAPI, client: TestClient) -> Iterator[Staff]:
+    staff = make_staff(engine, app, "bob@example.org").login()
+    yield staff
+    staff.client.close()
+
+
+@pytest.fixture
+def admin(engine: Engine, app: FastAPI, client: TestClient) -> Iterator[Staff]:
+    staff = make_staff(engine, app, "admin@example.org", role="admin").login()
+    yield staff
+    staff.client.close()

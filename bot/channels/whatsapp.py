@@ -15,6 +15,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import mimetypes
+import posixpath
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -147,7 +148,7 @@ class _RateLimited(Exception):
         self.retry_after = retry_after
 
 
-class _HttpxClient(AsyncHttpClient):
+class _HttpxClient(AsyncHttpClient):  # type: ignore[misc]  # twilio ships no types
     """twilio's async HTTP interface on httpx, with our timeout and base URL."""
 
     def __init__(self, timeout: float) -> None:
@@ -300,13 +301,25 @@ class WhatsAppChannel(Channel):
         return response.content, content_type
 
     def _media_url(self, media_ref: str) -> str:
+        """Our API's URL for a ``MediaUrl`` on Twilio, under our own account, or refused.
+
+        The path is normalised before it is checked (``..`` cannot climb out of the
+        account), and a path with any percent-encoding (``%2e%2e``, ``%2f``) is refused:
+        Twilio's media URLs have none.
+        """
         parts = urlsplit(media_ref)
         origin = f"{parts.scheme}://{parts.netloc}"
-        if origin not in (TWILIO_HOST, self.api_url) or not parts.path.startswith(
-            "/2010-04-01/Accounts/"
+        account = f"/2010-04-01/Accounts/{self.settings.twilio_account_sid}/"
+        path = posixpath.normpath(parts.path)
+        if (
+            origin not in (TWILIO_HOST, self.api_url)
+            or "%" in parts.path
+            or "\\" in parts.path
+            or not self.settings.twilio_account_sid
+            or not path.startswith(account)
         ):
             raise SendError("not a Twilio media URL", permanent=True)
-        return self.api_url + parts.path
+        return self.api_url + path
 
     async def aclose(self) -> None:
         await self.http.close()

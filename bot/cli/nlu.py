@@ -12,14 +12,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from bot.config import get_settings
 
+if TYPE_CHECKING:
+    from bot.nlu import Matcher
 
-def _answer(matcher: Any, line: str) -> dict[str, Any]:
+
+def _answer(matcher: Matcher, line: str) -> dict[str, Any]:
     try:
         request = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -35,7 +38,7 @@ def _answer(matcher: Any, line: str) -> dict[str, Any]:
 
 def match() -> None:
     """Match JSON lines from stdin; write one JSON line per input to stdout."""
-    from bot.nlu.matcher import get_matcher
+    from bot.nlu import get_matcher
 
     matcher = get_matcher(get_settings())
     for line in sys.stdin:
@@ -49,8 +52,7 @@ def evaluate(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Labelled JSON lines."),
 ) -> None:
     """Score the matcher on FILE: top-1, urgent recall, nulls answered, language, latency."""
-    from bot.nlu import evaluation
-    from bot.nlu.matcher import get_matcher
+    from bot.nlu import evaluation, get_matcher
 
     try:
         items = evaluation.read_items(file)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import typer
+from sqlmodel import Session
 
 from bot import audit, db
-from bot.config import get_settings
+from bot.config import Settings, get_settings
 from bot.conversations import find_contact
 from bot.models import utcnow
 from bot.privacy.erasure import erase_contact
@@ -38,22 +39,26 @@ def run() -> None:
     )
 
 
+def _contact_id(session: Session, settings: Settings, channel: str, address: str) -> int:
+    contact = find_contact(session, settings, channel, address)
+    if contact is None or contact.id is None:
+        typer.echo("no data is kept for this address", err=True)
+        raise typer.Exit(1)
+    return contact.id
+
+
 @contact_app.command("export")
 def export(channel: str = CHANNEL, address: str = ADDRESS) -> None:
     """Print everything kept about one person, as JSON."""
     settings = get_settings()
-    engine = db.make_engine(settings.database_url)
-    with db.session_scope(engine) as session:
-        contact = find_contact(session, settings, channel, address)
-        if contact is None or contact.id is None:
-            typer.echo("no data is kept for this address", err=True)
-            raise typer.Exit(1)
-        exported = export_contact(session, settings, contact.id)
+    with db.session_scope(db.make_engine(settings.database_url)) as session:
+        contact_id = _contact_id(session, settings, channel, address)
+        exported = export_contact(session, settings, contact_id)
         audit.record(
             session,
             audit.Action.export,
             staff_id=None,
-            target=f"contact:{contact.id}",
+            target=f"contact:{contact_id}",
             detail="helpline contact export",
         )
         typer.echo(json.dumps(exported, ensure_ascii=False))
@@ -67,20 +72,16 @@ def erase(
 ) -> None:
     """Erase one person's contact, conversations and messages (statistics stay anonymous)."""
     settings = get_settings()
-    engine = db.make_engine(settings.database_url)
-    with db.session_scope(engine) as session:
-        contact = find_contact(session, settings, channel, address)
-        if contact is None or contact.id is None:
-            typer.echo("no data is kept for this address", err=True)
-            raise typer.Exit(1)
+    with db.session_scope(db.make_engine(settings.database_url)) as session:
+        contact_id = _contact_id(session, settings, channel, address)
         if not yes:
             typer.confirm("Erase everything kept about this person?", abort=True)
         audit.record(
             session,
             audit.Action.erase,
             staff_id=None,
-            target=f"contact:{contact.id}",
+            target=f"contact:{contact_id}",
             detail="helpline contact erase",
         )
-        erase_contact(session, contact.id)
+        erase_contact(session, contact_id)
     typer.echo("erased")

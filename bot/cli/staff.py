@@ -69,11 +69,11 @@ def list_accounts() -> None:
 
 @app.command("password")
 def password(email: str = typer.Argument(..., help="Login e-mail address.")) -> None:
-    """Set a new password (prompt or stdin); unlocks the account and ends its sessions."""
+    """Set a new password (prompt or stdin); clears failed logins and ends its sessions."""
     new_password = read_password()
     try:
         with accounts_session() as session:
-            set_password(session, email, new_password)
+            set_password(session, email, new_password, settings=get_settings())
     except AccountError as exc:
         raise _fail(str(exc)) from exc
     typer.echo(f"new password set for {email}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 
 import anyio
 import typer
@@ -13,6 +12,7 @@ from telegram.error import TelegramError
 
 from bot import db, inbox
 from bot.channels.telegram import POLL_SECONDS, TelegramChannel, to_inbound
+from bot.cli.running import run_until_stopped
 from bot.config import Settings, get_settings
 from bot.models import utcnow
 from bot.ops import observability
@@ -119,15 +119,8 @@ def poll_command(
     observability.configure_logging(settings.log_level)  # JSON lines, the token masked
     engine = db.make_engine(settings.database_url)
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        typer.echo("polling Telegram; Ctrl-C stops")
-        await poll(engine, settings, stop, worker=worker)
-
-    try:
-        asyncio.run(main())
-    finally:
-        engine.dispose()
+    run_until_stopped(
+        engine,
+        "polling Telegram; Ctrl-C stops",
+        lambda stop: poll(engine, settings, stop, worker=worker),
+    )

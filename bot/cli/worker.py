@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
-
-import typer
-
 from bot import db
+from bot.cli.running import run_until_stopped
 from bot.config import get_settings
 from bot.ops import malloc as memory
 from bot.ops import observability
@@ -22,15 +18,6 @@ def worker() -> None:
     observability.configure_logging(settings.log_level)  # JSON lines, tokens and numbers masked
     engine = db.make_engine(settings.database_url)
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        typer.echo("worker running; Ctrl-C stops it")
-        await run_worker(engine, settings, stop)
-
-    try:
-        asyncio.run(main())
-    finally:
-        engine.dispose()
+    run_until_stopped(
+        engine, "worker running; Ctrl-C stops it", lambda stop: run_worker(engine, settings, stop)
+    )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from bot import audit
-from bot.console.auth import find_staff, hash_password
+from bot.config import Settings
+from bot.console.auth import find_staff, forget_attempts, hash_password
 from bot.console.i18n import CONSOLE_LOCALES, DEFAULT_LOCALE
 from bot.models import Role, StaffUser
 
@@ -45,8 +46,8 @@ def create_staff(
     return user
 
 
-def set_password(session: Session, email: str, password: str) -> StaffUser:
-    """A new password; also unlocks the account and ends its sessions."""
+def set_password(session: Session, email: str, password: str, *, settings: Settings) -> StaffUser:
+    """A new password; also clears the account's failed logins and ends its sessions."""
     user = find_staff(session, email)
     if user is None:
         raise AccountError(f"{email} has no account")
@@ -54,8 +55,7 @@ def set_password(session: Session, email: str, password: str) -> StaffUser:
         user.password_hash = hash_password(password)
     except ValueError as exc:
         raise AccountError(str(exc)) from exc
-    user.failed_logins = 0
-    user.locked_until = None
+    forget_attempts(session, settings, email)
     user.session_epoch += 1
     session.add(user)
     return user

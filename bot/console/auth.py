@@ -8,14 +8,25 @@
   of that user at once.
 - Every visitor, logged in or not, gets a CSRF token, so the login form is protected
   too. Every POST to the console must carry it (``verify_csrf``).
-- Five wrong passwords in a row lock the account for 15 minutes (stored in the
-  database, so it holds across instances); each address is also limited to a number
-  of attempts per window (in memory, per instance).
+- Wrong passwords slow a guesser down and never lock anyone out. Every attempt is
+  counted in the database (so it holds across instances) before its password is
+  checked, per account and client address (an IPv6 client by its /64): past
+  ``MAX_FAILURES`` in ``WINDOW`` that address waits for the end of the window before
+  it may try that account again, while the account's owner logs in from elsewhere as
+  usual. Only ``ACCOUNT_MAX_FAILURES`` in ``ACCOUNT_WINDOW`` for one account, from any
+  addresses, make every address wait, and only until that window ends. A success
+  clears its address's count.
+- An e-mail address without an account is counted, answered and verified (against a
+  dummy Argon2 hash) exactly like one with an account: neither the answers nor the
+  work tell which accounts exist.
+- Each address is also limited to a number of attempts per window, whatever the
+  account (in memory, per instance).
 """
 
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
 import threading
 import time
@@ -28,19 +39,26 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, HTTPException, Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import update
+from sqlalchemy import case, delete, literal, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, func, select
+from sqlmodel.sql.sqltypes import UTCDateTime
 
 from bot.config import Settings
 from bot.console.i18n import N_
 from bot.deps import SessionDep
-from bot.models import Role, StaffUser
+from bot.models import LoginThrottle, Role, StaffUser
+from bot.privacy.addresses import address_hash
 
 COOKIE = "helpline_console"
 COOKIE_PATH = "/console"
 SESSION_SECONDS = 12 * 3600
-MAX_FAILURES = 5
-LOCKOUT = timedelta(minutes=15)
+MAX_FAILURES = 5  # attempts without a success, per account and client address...
+WINDOW = timedelta(minutes=15)  # ...in this window, counted from the first
+ACCOUNT_MAX_FAILURES = 100  # per account, from all addresses together...
+ACCOUNT_WINDOW = timedelta(hours=1)  # ...in this one
+WHOLE_ACCOUNT = ""  # the client_hash of an account's own count
+PRUNE_BATCH = 100
 MIN_PASSWORD_LENGTH = 12
 CSRF_FIELD = "csrf_token"
 
@@ -194,34 +212,136 @@ def find_staff(session: Session, email: str) -> StaffUser | None:
 
 
 @dataclass(frozen=True)
+class ThrottleKeys:
+    """Whose attempts count together: keyed hashes of the e-mail address and the client."""
+
+    account: str
+    client: str
+
+    @classmethod
+    def of(cls, settings: Settings, email: str, client_network: str) -> ThrottleKeys:
+        return cls(
+            address_hash(settings, "login-account", email.strip().lower()),
+            address_hash(settings, "login-client", client_network),
+        )
+
+
+def _count_attempt(
+    session: Session, keys: ThrottleKeys, client: str, limit: int, window: timedelta, now: datetime
+) -> int | None:
+    """Count one attempt in its window, in one statement: None, or the seconds to wait.
+
+    An insert, or an update of the existing count only while it is under ``limit`` (or
+    its window is over, when the count starts again): the database takes the attempts
+    one at a time, so parallel ones cannot all find room under the limit.
+    """
+    started = col(LoginThrottle.window_start)
+    attempts = col(LoginThrottle.attempts)
+    expired = started <= now - window
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    counted = session.execute(
+        insert(LoginThrottle)
+        .values(account_hash=keys.account, client_hash=client, attempts=1, window_start=now)
+        .on_conflict_do_update(
+            index_elements=["account_hash", "client_hash"],
+            set_={
+                "attempts": case((expired, 1), else_=attempts + 1),
+                "window_start": case((expired, literal(now, UTCDateTime())), else_=started),
+            },
+            where=or_(expired, attempts < limit),
+        )
+        .returning(attempts)
+    ).first()
+    if counted is not None:
+        return None
+    since = session.exec(
+        select(LoginThrottle.window_start).where(
+            LoginThrottle.account_hash == keys.account, LoginThrottle.client_hash == client
+        )
+    ).one()
+    return max(1, math.ceil((since + window - now).total_seconds()))
+
+
+def count_attempt(session: Session, keys: ThrottleKeys, now: datetime) -> int | None:
+    """Count a login attempt before its password is checked, and commit the count.
+
+    None: go on and check the password. Else the seconds this client must wait before
+    it tries this account again (every client, after very many failures).
+    """
+    # The client's own count first: a client made to wait adds nothing to the account's,
+    # so one address alone cannot make the account's owner wait.
+    wait = _count_attempt(session, keys, keys.client, MAX_FAILURES, WINDOW, now)
+    if wait is None:
+        wait = _count_attempt(
+            session, keys, WHOLE_ACCOUNT, ACCOUNT_MAX_FAILURES, ACCOUNT_WINDOW, now
+        )
+    session.commit()  # before the password check, and so as not to hold the row locks
+    # Forget the counts whose windows are over, a few at a time (the longest window).
+    session.exec(
+        delete(LoginThrottle).where(
+            col(LoginThrottle.id).in_(
+                select(LoginThrottle.id)
+                .where(col(LoginThrottle.window_start) <= now - ACCOUNT_WINDOW)
+                .limit(PRUNE_BATCH)
+                .with_for_update(skip_locked=True)  # another request is pruning those
+            )
+        )
+    )
+    session.commit()
+    return wait
+
+
+def _succeeded(session: Session, keys: ThrottleKeys) -> None:
+    """A right password: its client starts afresh, and the account gets its attempt back."""
+    session.exec(
+        delete(LoginThrottle).where(
+            col(LoginThrottle.account_hash) == keys.account,
+            col(LoginThrottle.client_hash) == keys.client,
+        )
+    )
+    session.execute(
+        update(LoginThrottle)
+        .where(
+            col(LoginThrottle.account_hash) == keys.account,
+            col(LoginThrottle.client_hash) == WHOLE_ACCOUNT,
+            col(LoginThrottle.attempts) > 0,
+        )
+        .values(attempts=col(LoginThrottle.attempts) - 1)
+    )
+
+
+def forget_attempts(session: Session, settings: Settings, email: str) -> None:
+    """Clear an account's counts, from every client (a new password was set)."""
+    account = ThrottleKeys.of(settings, email, "").account
+    session.exec(delete(LoginThrottle).where(col(LoginThrottle.account_hash) == account))
+
+
+@dataclass(frozen=True)
 class LoginResult:
     user: StaffUser | None  # set when the password was right and the account usable
     known: StaffUser | None  # the account the e-mail names, if any (for the audit log)
-    locked: bool = False
+    retry_after: int | None = None  # too many attempts: no password was checked
 
 
-def authenticate(session: Session, email: str, password: str, now: datetime) -> LoginResult:
-    """Check a password, counting failures and locking the account after too many."""
+def authenticate(
+    session: Session, settings: Settings, email: str, password: str, client: str, now: datetime
+) -> LoginResult:
+    """Count the attempt, then check the password (``client``: ``ratelimit.client_network``).
+
+    A known and an unknown e-mail address take the same path: the same count, the
+    same answer, one Argon2 verification each (a dummy hash for an unknown address).
+    """
+    keys = ThrottleKeys.of(settings, email, client)
+    wait = count_attempt(session, keys, now)
     user = find_staff(session, email)
+    if wait is not None:
+        return LoginResult(None, user, retry_after=wait)
     if user is None or not user.active:
         _verify(_DUMMY_HASH, password)
         return LoginResult(None, user)
-    if user.locked_until is not None and user.locked_until > now:
-        return LoginResult(None, user, locked=True)
     if not _verify(user.password_hash, password):
-        session.execute(
-            update(StaffUser)
-            .where(col(StaffUser.id) == user.id)
-            .values(failed_logins=col(StaffUser.failed_logins) + 1)
-        )
-        session.refresh(user)
-        locked = user.failed_logins >= MAX_FAILURES
-        if locked:
-            user.locked_until = now + LOCKOUT
-            session.add(user)
-        return LoginResult(None, user, locked=locked)
-    user.failed_logins = 0
-    user.locked_until = None
+        return LoginResult(None, user)
+    _succeeded(session, keys)
     user.last_login_at = now
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)

@@ -13,8 +13,9 @@ from bot.console.auth import CurrentStaff
 from bot.console.i18n import CONSOLE_LOCALES, N_
 from bot.console.routing import console_router
 from bot.console.templating import render, translator
-from bot.deps import SessionDep
+from bot.deps import SessionDep, SettingsDep
 from bot.models import utcnow
+from bot.ops import ratelimit
 
 router = console_router()
 
@@ -45,33 +46,39 @@ def login_page(request: Request, next: str | None = None) -> Response:
 def login(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     email: Annotated[str, Form(max_length=254)],
     password: Annotated[str, Form(max_length=1024)],
     next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     t = translator(request)
     limiter = auth.login_limiter(request)
-    client = request.client.host if request.client else "unknown"
+    client = ratelimit.client_network(request)
     if not limiter.allow(client):
         raise HTTPException(429, t.gettext("Too many login attempts. Wait a few minutes."))
     now = utcnow()
-    result = auth.authenticate(session, email, password, now)
+    result = auth.authenticate(session, settings, email, password, client, now)
     if result.user is None:
         known_id = result.known.id if result.known else None
+        throttled = result.retry_after is not None
         audit.record(
             session,
             audit.Action.login_failed,
             staff_id=known_id,
-            detail="locked" if result.locked else None,
+            detail="throttled" if throttled else None,
             now=now,
         )
         session.commit()
-        if result.locked:
-            error = t.gettext("Too many failed attempts: this account is locked for 15 minutes.")
+        # The same answers whether the account exists or not.
+        if throttled:
+            error = t.gettext("Too many login attempts. Wait a few minutes.")
         else:
             error = t.gettext("Wrong e-mail address or password.")
         context = {"next": safe_next(next), "error": error, "email": email}
-        return render(request, "login.html", context, status_code=401)
+        response = render(request, "login.html", context, status_code=429 if throttled else 401)
+        if throttled:
+            response.headers["Retry-After"] = str(result.retry_after)
+        return response
     audit.record(session, audit.Action.login, staff_id=result.user.id, now=now)
     session.commit()
     auth.log_in(request, result.user)

@@ -12,7 +12,6 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_timedelta
@@ -20,8 +19,10 @@ from babel.numbers import format_decimal
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from bot import audit
+from bot.config import Settings
 from bot.console import log_contact
 from bot.console.auth import CurrentStaff
 from bot.console.canned import knowledge, reference_language
@@ -30,7 +31,7 @@ from bot.console.routing import console_router
 from bot.console.templating import console_locale, render, translator
 from bot.db import session_scope
 from bot.deps import EngineDep, SessionDep, SettingsDep
-from bot.models import utcnow
+from bot.models import StaffUser, utcnow
 from bot.stats import exports
 from bot.stats.reports import CHAT_CHANNELS, UNKNOWN, Period, Report, build_report
 
@@ -76,7 +77,7 @@ def chosen_period(query: dict[str, str], today: date) -> Period:
     return period
 
 
-def _period_or_400(request: Request, settings: Any) -> Period:
+def _period_or_400(request: Request, settings: Settings) -> Period:
     today = utcnow().astimezone(ZoneInfo(settings.timezone)).date()
     try:
         return chosen_period(dict(request.query_params), today)
@@ -108,7 +109,9 @@ class Chart:
     months: list[tuple[float, str]]  # x (centre), label
 
 
-def bar_chart(report: Report, month_labels: list[str], names: dict[str, str], n: Any) -> Chart:
+def bar_chart(
+    report: Report, month_labels: list[str], names: dict[str, str], n: Callable[[float], str]
+) -> Chart:
     """Bars per month: staff phone, chat and e-mail, and what the bot handled alone."""
     series = {
         "phone": report.line("phone").per_month,
@@ -188,7 +191,7 @@ def _download(content: Export, period: Period, what: str, suffix: str) -> Respon
     return StreamingResponse(content, media_type=MEDIA_TYPES[suffix], headers=headers)
 
 
-def _report(request: Request, session: Any, settings: Any) -> tuple[Period, Report]:
+def _report(request: Request, session: Session, settings: Settings) -> tuple[Period, Report]:
     period = _period_or_400(request, settings)
     return period, build_report(session, period, ZoneInfo(settings.timezone))
 
@@ -280,8 +283,8 @@ def contacts_xlsx(
 def _contact_records(
     request: Request,
     engine: Engine,
-    settings: Any,
-    staff: Any,
+    settings: Settings,
+    staff: StaffUser,
     suffix: str,
     write: Callable[[Engine, Period, ZoneInfo], Export],
 ) -> Response:

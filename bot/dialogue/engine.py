@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from sqlmodel import Session
 
@@ -43,38 +43,12 @@ from bot.hours import OpeningHours
 from bot.i18n import LANGUAGE_NAMES, Speaker, isolate, speaker
 from bot.messages import Button
 from bot.models import Contact, Conversation, Message
+from bot.nlu import Match, Matcher, get_matcher
 from bot.nlu.knowledge import KnowledgeBase, get_knowledge
-from bot.nlu.matcher import get_matcher
 from bot.nlu.text import normalize
 from bot.ops.observability import MATCHES
 
 LANGUAGE_CONFIDENCE = 0.75  # below this, ask the person which language they write
-
-
-# --- the matcher, as the engine sees it ---------------------------------------------
-
-
-class MatchLike(Protocol):
-    """What the engine reads of ``bot.nlu.matcher.Match`` (tests pass small fakes)."""
-
-    @property
-    def topic(self) -> str | None: ...
-    @property
-    def score(self) -> float: ...
-    @property
-    def lang(self) -> str: ...
-    @property
-    def detected_lang(self) -> str: ...
-    @property
-    def lang_confidence(self) -> float: ...
-    @property
-    def urgent(self) -> bool: ...
-    @property
-    def candidates(self) -> tuple[str, ...]: ...
-
-
-class MatcherLike(Protocol):
-    def match(self, text: str, lang: str | None = None) -> MatchLike: ...
 
 
 # --- running ------------------------------------------------------------------------
@@ -95,7 +69,7 @@ class FlowEngine:
         settings: Settings,
         flows: Flows,
         knowledge: KnowledgeBase,
-        matcher: MatcherLike,
+        matcher: Matcher,
         hours: OpeningHours,
     ) -> None:
         self.settings = settings
@@ -112,7 +86,7 @@ class FlowEngine:
         turn: Turn,
         *,
         now: datetime,
-    ) -> MatchLike | None:
+    ) -> Match | None:
         """Answer one turn of a bot-owned conversation; returns the match of its text."""
         run = Run(self, session, conversation, contact, turn, now)
         run.start()
@@ -124,7 +98,7 @@ class FlowEngine:
         return speaker(self.settings.locales_dir, lang)
 
 
-def get_flow_engine(settings: Settings, matcher: MatcherLike | None = None) -> FlowEngine:
+def get_flow_engine(settings: Settings, matcher: Matcher | None = None) -> FlowEngine:
     """The engine for these settings, with the real knowledge base and matcher."""
     return FlowEngine(
         settings,
@@ -164,7 +138,7 @@ class Run:
         self.now = now
         self.text = (turn.text or "").strip()
         self.payload = turn.button
-        self.match: MatchLike | None = None
+        self.match: Match | None = None
         self.topic: str | None = None
         self.handoff: HandoffResult | None = None
         self.values: dict[str, Any] = {
@@ -234,7 +208,7 @@ class Run:
             self._clear_position()
             self.execute(*stale)
 
-    def route(self, match: MatchLike) -> None:
+    def route(self, match: Match) -> None:
         """A text message that is not a command: by its topic."""
         self.match = match
         topic = match.topic
@@ -255,7 +229,7 @@ class Run:
         found = self.engine.knowledge.topics.get(topic)
         return found.kind if found else None
 
-    def _adopt_detected_language(self, match: MatchLike, *, force: bool = False) -> None:
+    def _adopt_detected_language(self, match: Match, *, force: bool = False) -> None:
         """Take the detected language when sure (or when there is nothing else)."""
         confident = match.lang_confidence >= LANGUAGE_CONFIDENCE
         if self.contact.language_chosen or match.detected_lang not in LANGUAGES:

@@ -1,6 +1,57 @@
 """Understanding a message: the knowledge base, language identification, the matcher.
 
-``knowledge`` loads and checks ``knowledge/``; ``language`` tells which of the six
-languages a message is in; ``urgent`` catches emergencies; ``matcher`` picks the topic
-that answers a message, or abstains. Nothing here downloads anything or needs a server.
+``knowledge`` loads and checks ``knowledge/``; ``language`` (with ``langid_model``)
+tells which of the six languages a message is in; ``urgent`` catches emergencies;
+``matcher`` (with ``features`` and ``classifier``) picks the topic that answers a
+message, or abstains; ``rasa`` lets a Rasa server pick it instead; ``evaluation``
+scores a matcher. Here is the matcher's contract with the rest of helpline: ``Match``,
+the ``Matcher`` every backend is, and ``get_matcher``, which picks the backend
+(``HELPLINE_NLU``). Nothing in this package touches the database; nothing downloads
+anything or needs a server but the Rasa backend, when chosen.
 """
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+__all__ = ["Match", "Matcher", "get_matcher"]
+
+
+@dataclass(frozen=True)
+class Match:
+    """A matcher's answer for one message."""
+
+    topic: str | None  # None = abstain
+    score: float  # 0..1
+    lang: str  # the reply language: the chosen one if given, else detected
+    detected_lang: str
+    lang_confidence: float
+    urgent: bool  # topic == "urgent"
+    candidates: tuple[str, ...]  # up to 3 likely faq topics, best first
+
+
+class Matcher(Protocol):
+    """An NLU backend: what the dialogue engine and the inbox ask of it."""
+
+    def match(self, text: str, lang: str | None = None) -> Match:
+        """The topic that answers ``text`` (``lang``: the language chosen, if any)."""
+        ...
+
+
+def get_matcher(settings: Settings) -> Matcher:
+    """The built-in matcher of ``settings.knowledge_dir``, trained once and cached under
+    var/; with ``HELPLINE_NLU=rasa``, the Rasa backend around it (docs/rasa.md)."""
+    # Imported when called: every import of a bot.nlu module runs this one, and most
+    # need neither numpy nor the model.
+    from bot.nlu.matcher import builtin_matcher
+
+    matcher = builtin_matcher(settings)
+    if settings.nlu == "rasa":
+        from bot.nlu.rasa import rasa_matcher
+
+        return rasa_matcher(settings, matcher)
+    return matcher

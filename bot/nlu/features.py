@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from bot.nlu.text import normalize
 
@@ -47,8 +48,8 @@ def normalized_terms(normalized: str) -> Counter[str]:
 
 @dataclass(frozen=True)
 class SparseVector:
-    indices: np.ndarray  # int32, one per feature present
-    values: np.ndarray  # float32, unit length overall
+    indices: npt.NDArray[np.int32]  # one per feature present
+    values: npt.NDArray[np.float32]  # unit length overall
 
 
 EMPTY = SparseVector(np.zeros(0, np.int32), np.zeros(0, np.float32))
@@ -57,7 +58,7 @@ EMPTY = SparseVector(np.zeros(0, np.int32), np.zeros(0, np.float32))
 class Vectorizer:
     """A vocabulary with IDF weights; turns text into unit-length sparse vectors."""
 
-    def __init__(self, vocabulary: dict[str, int], idf: np.ndarray) -> None:
+    def __init__(self, vocabulary: dict[str, int], idf: npt.NDArray[np.floating]) -> None:
         self.vocabulary = vocabulary
         self.idf = idf.astype(np.float32)
 

@@ -1,10 +1,10 @@
 """py3langid, cut down to our languages and kept ready under var/.
 
-py3langid's packaged model covers 97 languages and is LZMA-compressed: unpacking it
-takes most of a second and holds every language's table in memory. We keep only nl fr
-en uk ru ps fa (Russian counts as Ukrainian) and store the result uncompressed under
-``var/cache/``; the large state machine is memory-mapped, so a start costs
-milliseconds and only the pages a message walks through stay resident.
+py3langid's packaged model covers 97 languages and is LZMA-compressed: slow to unpack,
+and every language's table stays in memory. We keep only ``PY3LANGID_LANGUAGES`` and
+store the result uncompressed under ``var/cache/``; the large state machine is
+memory-mapped, so a start is quick and only the pages a message walks through stay
+resident (the figures: bench/README.md, "Matcher notes").
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import numpy as np
 if TYPE_CHECKING:
     from py3langid.langid import LanguageIdentifier
 
-LANGUAGES = ("nl", "fr", "en", "uk", "ru", "ps", "fa")
+# The languages the cut-down model keeps: ours, and Russian (counted as Ukrainian).
+PY3LANGID_LANGUAGES = ("nl", "fr", "en", "uk", "ru", "ps", "fa")
 cache_dir: Path | None = None
 
 
@@ -43,7 +44,7 @@ def identifier() -> LanguageIdentifier:
         except (OSError, ValueError, KeyError, TypeError):
             pass
     model = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    model.set_languages(list(LANGUAGES))
+    model.set_languages(list(PY3LANGID_LANGUAGES))
     if folder is not None:
         _save(model, folder)
     return model

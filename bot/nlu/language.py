@@ -11,8 +11,8 @@ Three signals, chosen by script:
   py3langid knows the first three well but has never seen transliterations; the
   n-gram model, trained on the knowledge base's examples (which include them), has.
 
-The n-gram model is a multinomial naive Bayes in numpy: small, trained in well under
-a second, and it learns new wording whenever the knowledge base grows.
+The n-gram model is a multinomial naive Bayes in numpy: small, quick to train, and it
+learns new wording whenever the knowledge base grows.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from bot.config import LANGUAGES
 from bot.nlu import langid_model
@@ -34,7 +35,7 @@ from bot.nlu.text import normalize
 if TYPE_CHECKING:
     from bot.nlu.knowledge import KnowledgeBase
 
-__all__ = ["LANGUAGES", "LanguageGuess", "LanguageIdentifier", "detect_language"]
+__all__ = ["LanguageGuess", "LanguageIdentifier", "detect_language"]
 
 PASHTO_LETTERS = frozenset("ټډړږښګڼېۍځڅ")
 NATIVE_LATIN = ("nl", "fr", "en")
@@ -83,7 +84,10 @@ class NaiveBayes:
     """Multinomial naive Bayes over character n-grams, uniform class priors."""
 
     def __init__(
-        self, vocabulary: dict[str, int], log_probs: np.ndarray, labels: Sequence[str]
+        self,
+        vocabulary: dict[str, int],
+        log_probs: npt.NDArray[np.floating],
+        labels: Sequence[str],
     ) -> None:
         self.vocabulary = vocabulary
         self.log_probs = log_probs.astype(np.float32)
@@ -104,7 +108,7 @@ class NaiveBayes:
         smoothed = counts + 0.1
         return cls(vocabulary, np.log(smoothed) - np.log(smoothed.sum(axis=0)), labels)
 
-    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+    def arrays(self, prefix: str) -> dict[str, npt.NDArray[np.generic]]:
         """Everything needed to rebuild it (``from_arrays``), for ``numpy.savez``."""
         return {
             f"{prefix}_grams": np.array(sorted(self.vocabulary, key=self.vocabulary.__getitem__)),
@@ -113,7 +117,7 @@ class NaiveBayes:
         }
 
     @classmethod
-    def from_arrays(cls, data: Mapping[str, np.ndarray], prefix: str) -> NaiveBayes | None:
+    def from_arrays(cls, data: Mapping[str, npt.NDArray[Any]], prefix: str) -> NaiveBayes | None:
         if f"{prefix}_grams" not in data:
             return None
         grams = data[f"{prefix}_grams"].tolist()
@@ -175,16 +179,16 @@ class LanguageIdentifier:
     def from_knowledge(cls, knowledge: KnowledgeBase) -> LanguageIdentifier:
         return cls.train(knowledge_samples(knowledge))
 
-    def arrays(self) -> dict[str, np.ndarray]:
+    def arrays(self) -> dict[str, npt.NDArray[np.generic]]:
         """Everything needed to rebuild it (``from_arrays``), for ``numpy.savez``."""
-        found: dict[str, np.ndarray] = {}
+        found: dict[str, npt.NDArray[np.generic]] = {}
         for prefix, model in (("latin", self.latin), ("arabic", self.arabic)):
             if model is not None:
                 found.update(model.arrays(prefix))
         return found
 
     @classmethod
-    def from_arrays(cls, data: Mapping[str, np.ndarray]) -> LanguageIdentifier:
+    def from_arrays(cls, data: Mapping[str, npt.NDArray[Any]]) -> LanguageIdentifier:
         return cls(NaiveBayes.from_arrays(data, "latin"), NaiveBayes.from_arrays(data, "arabic"))
 
     def detect(self, text: str, normalized: str | None = None) -> LanguageGuess:

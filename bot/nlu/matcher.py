@@ -1,4 +1,4 @@
-"""Message -> the topic that answers it, or None when no topic does.
+"""The built-in matcher: message -> the topic that answers it, or None when none does.
 
 In order:
 
@@ -12,11 +12,11 @@ In order:
    the evidence is strong, the message must be mostly made of words the knowledge base
    uses (``min_coverage``): a question about tomato plants shares only its small words
    with a helpline. A margin over the runner-up (``min_margin``) can be required too;
-   it is 0 because, measured, it only turned right answers into abstentions (close
-   runners-up are offered as ``candidates`` instead).
+   it is 0 (close runners-up are offered as ``candidates`` instead).
 
-Thresholds were set by measurement (``bench/matcher.py``), on the development set and
-on unrelated messages written apart from ``out_of_scope.yaml``.
+The trained model is cached under ``var/cache/``, keyed by the knowledge base, the
+chit-chat list and this code (``load_or_train``). How the thresholds were chosen, with
+the figures: bench/README.md, "Matcher notes".
 """
 
 from __future__ import annotations
@@ -28,11 +28,12 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
-from bot.nlu import langid_model
+from bot.nlu import Match, langid_model
 from bot.nlu.classifier import LinearClassifier
 from bot.nlu.features import Vectorizer, normalized_terms, terms
 from bot.nlu.knowledge import (
@@ -48,7 +49,6 @@ from bot.nlu.urgent import find_urgent_normalized
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.nlu.rasa import RasaMatcher
 
 URGENT = "urgent"
 OUT_OF_SCOPE = "(out of scope)"
@@ -58,17 +58,6 @@ OUT_OF_SCOPE_FILE = Path(__file__).with_name("out_of_scope.yaml")
 MODEL_VERSION = "1"
 MODEL_MODULES = ("text", "features", "classifier", "language", "knowledge", "matcher")
 PREFIX = 5
-
-
-@dataclass(frozen=True)
-class Match:
-    topic: str | None  # None = abstain
-    score: float  # 0..1
-    lang: str  # the reply language: the chosen one if given, else detected
-    detected_lang: str
-    lang_confidence: float
-    urgent: bool  # topic == "urgent"
-    candidates: tuple[str, ...]  # up to 3 likely faq topics, best first
 
 
 @dataclass(frozen=True)
@@ -213,7 +202,7 @@ class Matcher:
         # Written aside and renamed: a concurrent reader sees the old file or the new one.
         temporary = path.with_suffix(f".{os.getpid()}.tmp.npz")
         vocabulary = self.vectorizer.vocabulary
-        arrays: dict[str, Any] = {
+        arrays: dict[str, npt.NDArray[np.generic]] = {
             "terms": np.array(sorted(vocabulary, key=vocabulary.__getitem__)),
             "idf": self.vectorizer.idf,
             "weights": self.classifier.weights,
@@ -222,7 +211,8 @@ class Matcher:
             "domain": np.array(sorted(self.domain.words)),
             **self.languages.arrays(),
         }
-        np.savez(temporary, **arrays)
+        # Nothing here is a Python object: the cache is written, as read, without pickle.
+        np.savez(temporary, allow_pickle=False, **arrays)
         temporary.replace(path)
 
     @classmethod
@@ -266,7 +256,7 @@ def load_or_train(knowledge: KnowledgeBase, cache_dir: Path | None) -> Matcher:
 
 
 def _prune(cache_dir: Path, keep: Path, spare: int = 3) -> None:
-    """Each edit of knowledge/ trains a new model (~25 MB): keep only the newest few."""
+    """Each edit of knowledge/ trains a new model, a large file: keep the newest few."""
     older = sorted(
         (p for p in cache_dir.glob("matcher-*.npz") if p != keep),
         key=lambda p: p.stat().st_mtime,
@@ -281,16 +271,11 @@ def _cached_matcher(knowledge_dir: Path, cache_dir: Path) -> Matcher:
     return load_or_train(cached_knowledge(knowledge_dir), cache_dir)
 
 
-def get_matcher(settings: Settings) -> Matcher | RasaMatcher:
-    """The matcher of ``settings.knowledge_dir``, trained once and cached under var/;
-    with ``HELPLINE_NLU=rasa``, the Rasa backend around it (docs/rasa.md)."""
+def builtin_matcher(settings: Settings) -> Matcher:
+    """The matcher of ``settings.knowledge_dir``, trained once and cached under var/
+    (``bot.nlu.get_matcher`` chooses between it and the Rasa backend)."""
     knowledge = get_knowledge(settings)
     assert knowledge.path is not None
     cache_dir = settings.home / "var" / "cache"
     langid_model.use_cache_dir(cache_dir)
-    matcher = _cached_matcher(knowledge.path, cache_dir)
-    if settings.nlu == "rasa":
-        from bot.nlu.rasa import rasa_matcher
-
-        return rasa_matcher(settings, matcher)
-    return matcher
+    return _cached_matcher(knowledge.path, cache_dir)

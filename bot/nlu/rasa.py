@@ -7,7 +7,7 @@ helpline reaches it at ``HELPLINE_RASA_URL``. This module holds both halves:
 - ``project_files`` / ``export_project``: a complete Rasa 3.x NLU project made from
   the knowledge base, one intent per topic with every language's examples, and a
   pipeline that downloads no language model.
-- ``RasaMatcher``: a matcher with the built-in one's ``match()``. Our own urgent
+- ``RasaMatcher``: a ``bot.nlu.Matcher`` like the built-in one. Our own urgent
   detection runs first and never waits for Rasa; then Rasa's ``POST /model/parse``;
   then our abstention rules. When Rasa is down, slow or answers garbage, the built-in
   matcher answers, and the failure is logged (never the message) and counted in
@@ -29,19 +29,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
 import httpx
 import yaml
+from prometheus_client import Counter
 
 from bot.config import LANGUAGES
+from bot.nlu import Match, Matcher
 from bot.nlu.text import normalize
-from bot.ops.observability import NLU_FALLBACKS
 
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.nlu.knowledge import KnowledgeBase
-    from bot.nlu.matcher import Match, Matcher
+    from bot.nlu.matcher import Matcher as BuiltinMatcher
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,9 @@ RETRY_AFTER_SECONDS = 15.0  # after a failure, don't make every message wait for
 MAX_CANDIDATES = 3
 
 _NOT_IN_INTENT = re.compile(r"[^A-Za-z0-9_]")
+
+# Served on /metrics by bot.ops.observability, which imports it from here.
+NLU_FALLBACKS = Counter("helpline_nlu_fallbacks_total", "External NLU failures", ["backend"])
 
 
 class RasaExportError(Exception):
@@ -118,7 +122,7 @@ _Dumper.add_representer(
 )
 
 
-def _dump(data: Any) -> str:
+def _dump(data: dict[str, object]) -> str:
     return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=1000)
 
 
@@ -225,7 +229,7 @@ class Parse:
     ranking: tuple[Intent, ...]
 
 
-def _intent(raw: Any) -> Intent | None:
+def _intent(raw: object) -> Intent | None:
     if not isinstance(raw, Mapping):
         raise RasaError("invalid response: intent is not an object")
     name, confidence = raw.get("name"), raw.get("confidence")
@@ -240,7 +244,7 @@ def _intent(raw: Any) -> Intent | None:
     return Intent(name, float(confidence))
 
 
-def parse_response(data: Any) -> Parse:
+def parse_response(data: object) -> Parse:
     """Check a ``/model/parse`` answer; raises ``RasaError`` on anything unexpected."""
     if not isinstance(data, Mapping) or "intent" not in data:
         raise RasaError("invalid response: no intent")
@@ -286,10 +290,6 @@ class RasaClient:
 # --- the matcher ---------------------------------------------------------------------
 
 
-class BuiltinMatcher(Protocol):
-    def match(self, text: str, lang: str | None = None) -> Match: ...
-
-
 class RasaMatcher:
     """Rasa picks the topic; everything around that choice stays ours.
 
@@ -308,7 +308,7 @@ class RasaMatcher:
     def __init__(
         self,
         knowledge: KnowledgeBase,
-        builtin: BuiltinMatcher,
+        builtin: Matcher,
         client: RasaClient,
         *,
         threshold: float = CONFIDENCE_THRESHOLD,
@@ -377,10 +377,10 @@ class RasaMatcher:
 
 
 @lru_cache(maxsize=4)
-def _cached_rasa_matcher(rasa_url: str, builtin: Matcher) -> RasaMatcher:
+def _cached_rasa_matcher(rasa_url: str, builtin: BuiltinMatcher) -> RasaMatcher:
     return RasaMatcher(builtin.knowledge, builtin, RasaClient(rasa_url))
 
 
-def rasa_matcher(settings: Settings, builtin: Matcher) -> RasaMatcher:
+def rasa_matcher(settings: Settings, builtin: BuiltinMatcher) -> RasaMatcher:
     """The Rasa backend of ``settings`` around the built-in matcher, made once."""
     return _cached_rasa_matcher(settings.rasa_url, builtin)

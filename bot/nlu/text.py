@@ -84,8 +84,3 @@ def normalize(text: str) -> str:
     text = _REPEATS.sub(r"\1\1", text)
     text = _NON_WORD.sub(" ", text).replace("_", " ")
     return " ".join(text.split())
-
-
-def words(text: str) -> list[str]:
-    """The words of an already normalised text."""
-    return text.split()

@@ -1,30 +1,16 @@
 """Keeping a long-running process's memory flat: glibc's malloc arenas and trim.
 
-On SQLite the service's memory crept up by about 2 MB a minute at 10 messages a
-second and had not levelled off after 25 minutes (bench/soak.py; bench/README.md).
-Hardly any of it was in use: Python's traced heap and its objects stayed flat, and
-malloc's bytes in use grew only as SQLite's page caches filled (a couple of MB; they
-stop at 2 MB a connection). It was free memory inside glibc's malloc arenas. glibc gives a
-thread that finds the arenas busy a new one, up to eight per core: the database
-work runs in anyio's worker threads, which come and go, so a dozen arenas filled
-with free holes that glibc keeps instead of handing them back (on SQLite the driver
-itself allocates and frees in those threads: each connection's page cache and
-statements, and a connection opened and closed whenever a sixth thread wants one).
+Database work runs in threads that come and go, and glibc gives such threads arenas
+of their own whose free memory it keeps. Two things hand it back:
 
-Two things, each measured on the 10-minute soak, take most of it off:
+- ``limit_malloc_arenas``: two arenas (what ``MALLOC_ARENA_MAX=2`` does), set first
+  thing by ``helpline serve`` and ``helpline worker``, before any thread runs; an
+  operator's own ``MALLOC_ARENA_MAX`` (or ``GLIBC_TUNABLES=glibc.malloc.arena_max``)
+  wins.
+- ``FreeMemoryTrim``: a worker job that calls ``malloc_trim(0)`` at most once a second.
 
-- ``limit_malloc_arenas``: two arenas (the effect of ``MALLOC_ARENA_MAX=2``), set
-  first thing by ``helpline serve`` and ``helpline worker``, before any thread runs.
-  An operator's own ``MALLOC_ARENA_MAX`` (or ``GLIBC_TUNABLES=glibc.malloc.arena_max``)
-  wins. The backlog was the same with two; the creep fell to a third or a quarter.
-- ``FreeMemoryTrim``: a worker job that calls ``malloc_trim(0)`` at most once a
-  second, handing the free pages inside the arenas back. With two arenas it took
-  about 2 MB more off a 10-minute run (7-8 MB of growth instead of 9); on its own
-  it slowed the creep by a quarter. It costs microseconds when there is little to
-  hand back. What still grows is mostly SQLite's page caches, which stop at their
-  size.
-
-On anything but Linux with glibc (macOS, musl-based images) both do nothing.
+On anything but Linux with glibc (macOS, musl-based images) both do nothing. What
+was measured, and why this and not something else: ``bench/README.md``, the soak.
 """
 
 from __future__ import annotations

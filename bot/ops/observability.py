@@ -7,12 +7,18 @@ Libraries do not know that: httpx logs every request's URL at INFO, and ours car
 the Telegram bot token (``/bot<token>/sendMessage``) and, in the outbox's Twilio
 lookup, the person's number. So the HTTP and provider libraries log warnings only,
 and the handler masks tokens, numbers and WhatsApp addresses in whatever reaches it.
+
+``/metrics`` tells login activity and the state of the queue, so it is not for
+everyone: with ``HELPLINE_METRICS_TOKEN`` set it answers only a request carrying
+``Authorization: Bearer <token>`` (401 otherwise); without a token it is open in
+development (``make run``) and answers 404 in every other environment.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import hmac
 import json
 import logging
 import re
@@ -20,14 +26,16 @@ import time
 import uuid
 from datetime import datetime
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import Engine, func
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.config import Settings
 from bot.models import Conversation, Owner, utcnow
+from bot.nlu.rasa import NLU_FALLBACKS as NLU_FALLBACKS  # counted by the Rasa backend
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
@@ -48,7 +56,6 @@ OUTBOX_IN_DOUBT = Counter(
 MATCHES = Counter(
     "helpline_matcher_outcomes_total", "Matcher outcomes", ["outcome"]
 )  # answered | abstained | urgent
-NLU_FALLBACKS = Counter("helpline_nlu_fallbacks_total", "External NLU failures", ["backend"])
 QUEUE_LENGTH = Gauge("helpline_queue_length", "Conversations waiting for staff")
 QUEUE_OLDEST_WAIT = Gauge("helpline_queue_oldest_wait_seconds", "Longest current wait")
 REQUEST_LATENCY = Histogram(
@@ -58,8 +65,22 @@ REQUEST_LATENCY = Histogram(
 router = APIRouter(tags=["observability"])
 
 
+def _check_scraper(request: Request) -> None:
+    """Refuse a request that may not read the metrics (see the module's docstring)."""
+    settings: Settings = request.app.state.settings
+    token = settings.metrics_token
+    if not token:
+        if settings.env == "development":
+            return
+        raise HTTPException(404)
+    scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(sent.strip().encode(), token.encode()):
+        raise HTTPException(401, headers={"WWW-Authenticate": "Bearer"})
+
+
 @router.get("/metrics", include_in_schema=False)
 def metrics(request: Request) -> Response:
+    _check_scraper(request)
     # The queue is read from the database at scrape time, so every instance reports
     # the same, true figure.
     with contextlib.suppress(SQLAlchemyError):

@@ -28,17 +28,37 @@ there, so instead of being stored for staff, a message past
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, update
 from sqlmodel import Session, col, delete, select
+from starlette.requests import Request
 
 from bot.config import Settings
 from bot.models import Contact, Conversation, Direction, Message, WebchatStart
 
 PRUNE_BATCH = 100
+
+
+def client_network(request: Request) -> str:
+    """Who is asking, for the per-client limits: the client's address, or its IPv6 /64.
+
+    ``request.client`` is the address the trusted proxy appended to X-Forwarded-For
+    (``helpline serve`` runs uvicorn with ``proxy_headers``; FORWARDED_ALLOW_IPS names
+    the proxy), or the peer itself. One IPv6 subscriber holds a whole /64.
+    """
+    host = request.client.host if request.client else "unknown"
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(ip, ipaddress.IPv6Address):
+        mapped = ip.ipv4_mapped
+        return str(mapped or ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 @dataclass(frozen=True)

@@ -4,18 +4,27 @@ Two kinds of export: the report itself (the table of the annual report, then the
 bot's work, Q&A sessions, languages and topics), and one row per contact record of
 the period. Contact records hold no personal data, and the export leaves out even
 the links to conversations and staff accounts.
+
+Text is never a formula: a text cell that starts with ``= + - @``, a tab or a
+carriage return (a place staff typed as ``=HYPERLINK(...)``) gets a leading ``'``
+(OWASP's advice against CSV injection), in both formats, and XLSX text cells are
+written as strings, never inferred as formulas. Numbers and dates stay what they are.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
@@ -41,23 +50,36 @@ RECORD_COLUMNS = (
     "place",
     "source",
 )
-RECORD_FIELDS = (  # what the columns above are computed from
-    "id",
-    "started_at",
-    "channel",
-    "language",
-    "topic",
-    "handled_by",
-    "handed_off",
-    "urgent",
-    "first_response_at",
-    "closed_at",
-    "minutes",
-    "participants",
-    "place",
-    "source",
-)
+# What the columns above are computed from: two durations come from their end times.
+COMPUTED_FROM = {"first_response_seconds": "first_response_at", "resolution_seconds": "closed_at"}
+RECORD_FIELDS = tuple(COMPUTED_FROM.get(column, column) for column in RECORD_COLUMNS)
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell: Cell) -> Cell:
+    """A text that a spreadsheet would take for a formula, as plain text (``'`` first)."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_START):
+        return "'" + cell
+    return cell
+
+
+def _xlsx_row(sheet: Worksheet | WriteOnlyWorksheet, row: Iterable[Cell]) -> list[Any]:
+    """A row to append: text neutralised and stored as a string, other values as they are.
+
+    openpyxl stores text as a string unless it starts with ``=`` (a formula, which
+    ``neutralise`` leaves none of) or is an error code such as ``#N/A``: only those get
+    a cell typed by hand (a cell object for every text would slow big exports down).
+    """
+    cells: list[Any] = []
+    for value in row:
+        value = neutralise(value)
+        if isinstance(value, str) and (value.startswith("=") or value in ERROR_CODES):
+            cell = WriteOnlyCell(sheet, value=value)
+            cell.data_type = "s"
+            value = cell
+        cells.append(value)
+    return cells
 
 
 def report_rows(report: Report) -> list[list[Cell]]:
@@ -96,7 +118,9 @@ def report_rows(report: Report) -> list[list[Cell]]:
 
 def report_csv(report: Report) -> str:
     out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerows(report_rows(report))
+    csv.writer(out, lineterminator="\r\n").writerows(
+        [neutralise(cell) for cell in row] for row in report_rows(report)
+    )
     return out.getvalue()
 
 
@@ -106,12 +130,12 @@ def report_xlsx(report: Report) -> bytes:
     assert sheet is not None
     sheet.title = "Report"
     for row in report_rows(report):
-        sheet.append(row)
+        sheet.append(_xlsx_row(sheet, row))
     for title, counts in (("Languages", report.by_language), ("Topics", report.by_topic)):
         split_sheet = workbook.create_sheet(title)
         split_sheet.append([title.lower()[:-1], "staff", "bot", "total"])
         for key, split in counts.items():
-            split_sheet.append([key, split.staff, split.bot, split.total])
+            split_sheet.append(_xlsx_row(split_sheet, [key, split.staff, split.bot, split.total]))
     return _save(workbook)
 
 
@@ -165,7 +189,9 @@ def records_csv(engine: Engine, period: Period, tz: ZoneInfo) -> Iterator[str]:
 
 
 def _text_cells(row: tuple[Cell, ...]) -> list[Any]:
-    return [cell.isoformat(sep=" ") if isinstance(cell, datetime) else cell for cell in row]
+    return [
+        cell.isoformat(sep=" ") if isinstance(cell, datetime) else neutralise(cell) for cell in row
+    ]
 
 
 def records_xlsx(engine: Engine, period: Period, tz: ZoneInfo) -> bytes:
@@ -174,7 +200,7 @@ def records_xlsx(engine: Engine, period: Period, tz: ZoneInfo) -> bytes:
     sheet.append(RECORD_COLUMNS)
     with Session(engine) as session:
         for row in record_rows(session, period, tz):
-            sheet.append(row)
+            sheet.append(_xlsx_row(sheet, row))
     return _save(workbook)
 
 

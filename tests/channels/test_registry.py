@@ -1,6 +1,6 @@
 """The channel contract: a new channel is one module and one registry line.
 
-A channel that exists only in the tests (``tests/fakes/signal_channel.py``) goes
+A channel that exists only in the tests (``tests/support/fakes/signal_channel.py``) goes
 through the webhook, the inbox, the flows, the outbox and the staff console without
 any change to core code.
 """
@@ -22,15 +22,15 @@ from bot.app import create_app
 from bot.config import Settings
 from bot.dialogue.engine import get_flow_engine
 from bot.models import ContactRecord, Conversation, Owner, utcnow
-from tests.console.clients import make_staff
-from tests.fakes import signal_channel
+from tests.support.fakes import signal_channel
+from tests.support.staff import make_staff
 
 pytestmark = pytest.mark.db
 
 
 @pytest.fixture
 def signal(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Iterator[list[object]]:
-    monkeypatch.setitem(channels.REGISTRY, "signal", "tests.fakes.signal_channel")
+    monkeypatch.setitem(channels.REGISTRY, "signal", "tests.support.fakes.signal_channel")
     settings.run_worker = False
     signal_channel.SENT.clear()
     yield signal_channel.SENT  # type: ignore[misc]

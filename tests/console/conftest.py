@@ -1,16 +1,10 @@
-"""Console fixtures: settings without a worker, and logged-in staff."""
+"""Console fixtures: settings without a worker (the logged-in staff are shared ones)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
-from sqlalchemy import Engine
 
 from bot.config import Settings
-from tests.console.clients import Staff, make_staff
 
 
 @pytest.fixture
@@ -18,24 +12,3 @@ def settings(settings: Settings) -> Settings:
     # No background worker: tests look at what was stored, and drive jobs by hand.
     settings.run_worker = False
     return settings
-
-
-@pytest.fixture
-def alice(engine: Engine, app: FastAPI, client: TestClient) -> Iterator[Staff]:
-    staff = make_staff(engine, app, "alice@example.org").login()
-    yield staff
-    staff.client.close()
-
-
-@pytest.fixture
-def bob(engine: Engine, app: FastAPI, client: TestClient) -> Iterator[Staff]:
-    staff = make_staff(engine, app, "bob@example.org").login()
-    yield staff
-    staff.client.close()
-
-
-@pytest.fixture
-def admin(engine: Engine, app: FastAPI, client: TestClient) -> Iterator[Staff]:
-    staff = make_staff(engine, app, "admin@example.org", role="admin").login()
-    yield staff
-    staff.client.close()

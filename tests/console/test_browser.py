@@ -30,12 +30,12 @@ from bot.config import Settings
 from bot.dialogue.engine import get_flow_engine
 from bot.i18n import strip_isolates
 from bot.models import Conversation, Owner, utcnow
+from bot.nlu import Match
 from bot.nlu.knowledge import get_knowledge
-from tests.browser import BROWSER_TESTS, launch_chromium
-from tests.conftest import LiveServer
-from tests.console.factories import PASSWORD, add_conversation, add_staff
-from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.flows.conftest import FakeMatch
+from tests.support.browser import BROWSER_TESTS, launch_chromium
+from tests.support.factories import PASSWORD, add_conversation, add_staff
+from tests.support.fakes.telegram_api import FakeTelegramAPI
+from tests.support.live_server import LiveServer
 
 SECRET = "console-browser-secret"
 PASHTO_URGENT = "مرسته وکړئ، زما میړه ما وهي او چاقو لري"
@@ -51,10 +51,10 @@ expect = sync_api.expect
 class UrgentPashtoMatcher:
     """Stands in for the matcher: knows one urgent Pashto sentence, abstains otherwise."""
 
-    def match(self, text: str, lang: str | None = None) -> FakeMatch:
+    def match(self, text: str, lang: str | None = None) -> Match:
         urgent = PASHTO_URGENT in text
         detected = "ps" if urgent else (lang or "en")
-        return FakeMatch(
+        return Match(
             topic="urgent" if urgent else None,
             score=0.95 if urgent else 0.1,
             lang=lang or detected,

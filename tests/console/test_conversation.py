@@ -19,9 +19,9 @@ from bot.models import (
     Owner,
     utcnow,
 )
-from tests.console.clients import Staff, log_in
-from tests.console.factories import add_conversation, add_staff
-from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.support.factories import add_conversation, add_staff
+from tests.support.fakes.telegram_api import FakeTelegramAPI
+from tests.support.staff import Staff, log_in
 
 
 def new_conversation(engine: Engine, settings: Settings, **kwargs: object) -> int:

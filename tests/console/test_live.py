@@ -11,9 +11,9 @@ from sqlmodel import Session
 
 from bot.config import Settings
 from bot.models import Conversation
-from tests.conftest import LiveServer
-from tests.console.clients import CSRF
-from tests.console.factories import PASSWORD, add_conversation, add_staff
+from tests.support.factories import PASSWORD, add_conversation, add_staff
+from tests.support.live_server import LiveServer
+from tests.support.staff import CSRF
 
 
 def logged_in(server: LiveServer, email: str) -> httpx.Client:

@@ -1,7 +1,5 @@
 """``helpline staff`` and ``helpline demo``, run as an administrator runs them."""
 
-from datetime import timedelta
-
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -10,10 +8,11 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner, Result
 
 from bot.cli import app as cli
-from bot.config import get_settings
+from bot.config import Settings, get_settings
+from bot.console.auth import MAX_FAILURES
 from bot.demo import DEMO_EMAIL, PEOPLE
-from bot.models import AuditEntry, Conversation, Message, StaffUser, utcnow
-from tests.console.clients import log_in
+from bot.models import AuditEntry, Conversation, Message, StaffUser
+from tests.support.staff import csrf_token, log_in
 
 PASSWORD = "a long enough password"
 
@@ -65,20 +64,28 @@ def test_staff_list_shows_every_account_without_secrets(helpline: CliRunner) -> 
     assert "argon2" not in output
 
 
-def test_staff_password_unlocks_a_locked_account(
-    helpline: CliRunner, engine: Engine, app: FastAPI
+def test_staff_password_clears_the_failed_logins(
+    helpline: CliRunner, app: FastAPI, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("HELPLINE_SECRET_KEY", settings.secret_key)  # one deployment's secrets
     run(helpline, "staff", "add", "a@example.org", stdin=PASSWORD)
-    with Session(engine) as session:
-        user = session.exec(select(StaffUser)).one()
-        user.failed_logins = 9
-        user.locked_until = utcnow() + timedelta(minutes=10)
-        session.commit()
-    assert (
-        run(helpline, "staff", "password", "a@example.org", stdin="another long one!").exit_code
-        == 0
-    )
     with TestClient(app) as client:
+        for n in range(MAX_FAILURES):
+            token = csrf_token(client)
+            client.post(
+                "/console/login",
+                data={"email": "a@example.org", "password": f"guess {n}", "csrf_token": token},
+            )
+        token = csrf_token(client)
+        waiting = client.post(
+            "/console/login",
+            data={"email": "a@example.org", "password": PASSWORD, "csrf_token": token},
+        )
+        assert waiting.status_code == 429
+        assert (
+            run(helpline, "staff", "password", "a@example.org", stdin="another long one!").exit_code
+            == 0
+        )
         log_in(client, "a@example.org", "another long one!")
 
 

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from bot.config import PROJECT_HOME
 from bot.console.i18n import CONSOLE_LOCALES, extract, negotiate
-from tests.console.clients import Staff, csrf_token
+from tests.support.staff import Staff, csrf_token
 
 LOCALES = PROJECT_HOME / "locales"
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 import pytest
 
 from bot.config import Settings
-from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.fakes.twilio_api import FakeTwilioAPI
-
-WEBHOOK_SECRET = "fuzz-webhook-secret"
+from tests.fuzz.strategies import WEBHOOK_SECRET
+from tests.support.fakes.telegram_api import FakeTelegramAPI
+from tests.support.fakes.twilio_api import FakeTwilioAPI
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Hypothesis profiles and the text that real inboxes receive and attackers send.
 
 ``HELPLINE_FUZZ_PROFILE=deep`` (what ``make fuzz`` sets) runs many more examples;
-the default keeps the suite fast.
+the default keeps the suite fast. Also the webhook secret of the fuzz tests' settings.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ settings.register_profile(
 settings.register_profile("deep", parent=settings.get_profile("suite"), max_examples=1000)
 settings.register_profile("deep-random", parent=settings.get_profile("deep"), derandomize=False)
 FUZZ = settings(settings.get_profile(os.environ.get("HELPLINE_FUZZ_PROFILE", "suite")))
+
+# The fake Telegram's webhook secret in the fuzz tests' ``settings`` (see conftest.py).
+WEBHOOK_SECRET = "fuzz-webhook-secret"
 
 # Characters that break naive text handling: bidirectional overrides and isolates,
 # zero-width joiners and spaces, a byte-order mark, combining marks, NUL and other

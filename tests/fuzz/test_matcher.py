@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 
 from bot.config import LANGUAGES, Settings
+from bot.nlu import Match, get_matcher
 from bot.nlu.language import detect_language
-from bot.nlu.matcher import Match, get_matcher
 from tests.fuzz.strategies import FUZZ, TRICKY, any_text
 
 MEMORY_BOUND = 64 * 1024 * 1024  # for a 100 kB message

@@ -24,8 +24,8 @@ from sqlalchemy import create_engine
 
 from bot.app import create_app
 from bot.config import Settings
-from tests.conftest import LiveServer
 from tests.fuzz.strategies import FUZZ
+from tests.support.live_server import LiveServer
 
 
 def operations() -> list[tuple[str, str, GenerationMode]]:

@@ -26,9 +26,9 @@ from sqlmodel import Session
 
 from bot.app import create_app
 from bot.config import Settings
-from tests.console.clients import Staff, csrf_token, make_staff
-from tests.console.factories import add_conversation
 from tests.fuzz.strategies import FUZZ, any_integers, out_of_range_integers
+from tests.support.factories import add_conversation
+from tests.support.staff import Staff, csrf_token, make_staff
 
 
 def _fields(dependant: Dependant) -> Iterator[tuple[str, Any]]:

@@ -17,9 +17,15 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from bot.config import Settings
-from tests.channels.conftest import fixture, inbound_messages, post_telegram, twilio_signature
-from tests.fuzz.conftest import WEBHOOK_SECRET
-from tests.fuzz.strategies import FUZZ, any_text, deeply_nested_json, json_values, tricky_text
+from tests.fuzz.strategies import (
+    FUZZ,
+    WEBHOOK_SECRET,
+    any_text,
+    deeply_nested_json,
+    json_values,
+    tricky_text,
+)
+from tests.support.channels import fixture, inbound_messages, post_telegram, twilio_signature
 
 TWILIO_FIELDS = [
     "MessageSid",

@@ -41,13 +41,13 @@ from bot.models import (
 )
 from bot.nlu.knowledge import get_knowledge
 from bot.privacy.erasure import finish_erasures
-from tests.channels.conftest import fixture
-from tests.conftest import LiveServer
-from tests.console.clients import Staff, make_staff
-from tests.console.factories import add_staff
 from tests.console.test_live import logged_in, read_events
-from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.flows.conftest import MONDAY_MORNING, SAMPLES, Chat, FakeMatcher
+from tests.support.channels import fixture
+from tests.support.factories import add_staff
+from tests.support.fakes.telegram_api import FakeTelegramAPI
+from tests.support.flows import MONDAY_MORNING, SAMPLES, Chat, FakeMatcher
+from tests.support.live_server import LiveServer
+from tests.support.staff import Staff, make_staff
 
 SECRET = "erasure-test-secret"
 CHAT_ID = 5550001234

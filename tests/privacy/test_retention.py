@@ -31,8 +31,8 @@ from bot.privacy.erasure import erase_contact
 from bot.privacy.export import export_contact
 from bot.privacy.retention import purge_expired, purge_job
 from bot.stats.records import sync_record
-from tests.console.clients import make_staff
-from tests.flows.conftest import SAMPLES, Chat, FakeMatcher
+from tests.support.flows import SAMPLES, Chat, FakeMatcher
+from tests.support.staff import make_staff
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 

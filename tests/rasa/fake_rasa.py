@@ -16,7 +16,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from tests.fakes.server import FakeServer, Recorded, Reply
+from tests.support.fakes.server import FakeServer, Recorded, Reply
 
 CAPTURES = Path(__file__).resolve().parent.parent / "fixtures" / "rasa"
 VERSION = {"version": "3.6.20", "minimum_compatible_version": "3.5.0"}

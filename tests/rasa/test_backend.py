@@ -15,12 +15,13 @@ import pytest
 from prometheus_client import REGISTRY
 
 from bot.config import PROJECT_HOME, Settings
-from bot.nlu.matcher import Matcher, get_matcher
+from bot.nlu import get_matcher
+from bot.nlu.matcher import Matcher
 from bot.nlu.rasa import RasaClient, RasaMatcher, _cached_rasa_matcher
 from bot.ops.observability import JsonFormatter
-from tests.conftest import free_port
-from tests.fakes.server import Fault
 from tests.rasa.fake_rasa import FakeRasa
+from tests.support.fakes.server import Fault
+from tests.support.live_server import free_port
 
 TIMEOUT = 0.3  # the fake hangs far longer than this; no test measures time
 SUICIDAL = "ik wil niet meer leven, vannacht maak ik er een einde aan"

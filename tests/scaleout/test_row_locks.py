@@ -25,8 +25,8 @@ from bot.messages import Inbound
 from bot.models import Contact, Conversation, Message, Owner, utcnow
 from bot.privacy import erasure
 from bot.privacy.erasure import ERASED
-from tests.conftest import POSTGRES_URL
-from tests.console.factories import add_conversation, add_staff
+from tests.support.database import POSTGRES_URL
+from tests.support.factories import add_conversation, add_staff
 
 pytestmark = pytest.mark.skipif(
     not POSTGRES_URL.startswith("postgresql"),

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bench import scaleout
-from tests.conftest import POSTGRES_URL
+from tests.support.database import POSTGRES_URL
 
 pytestmark = [
     pytest.mark.db,

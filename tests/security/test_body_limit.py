@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 
 from bot.config import Settings
 from bot.models import Message
-from tests.conftest import LiveServer
+from tests.support.live_server import LiveServer
 
 LIMIT = 256 * 1024
 TOTAL = 64 * 1024 * 1024  # 256 times the limit

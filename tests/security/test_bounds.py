@@ -21,9 +21,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.config import Settings
-from tests.channels.conftest import fixture, inbound_messages, post_telegram
-from tests.console.clients import Staff, make_staff
-from tests.console.factories import add_conversation
+from tests.support.channels import fixture, inbound_messages, post_telegram
+from tests.support.factories import add_conversation
+from tests.support.staff import Staff, make_staff
 
 MAX_JSON_DEPTH = 32  # what a JSON body may nest (Telegram's updates nest about 8 deep)
 HUGE = ["9223372036854775808", "99999999999999999999", "-9223372036854775809"]

@@ -29,17 +29,17 @@ from bot.config import Settings
 from bot.db import session_scope
 from bot.models import Conversation, utcnow
 from bot.ops import observability
-from tests.channels.conftest import (
+from tests.support.channels import (
     WEBHOOK_SECRET,
     fixture,
     new_conversation,
     post_telegram,
     post_whatsapp,
 )
-from tests.fakes.server import Fault
-from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.fakes.twilio_api import FakeTwilioAPI
-from tests.serving import HELPLINE
+from tests.support.fakes.server import Fault
+from tests.support.fakes.telegram_api import FakeTelegramAPI
+from tests.support.fakes.twilio_api import FakeTwilioAPI
+from tests.support.serving import HELPLINE
 
 CHAT = "5550001234"
 DIGITS = "32478123456"

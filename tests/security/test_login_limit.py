@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.serving import helpline_serve
+from tests.support.serving import helpline_serve
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ from sqlmodel import Session, select
 from bot.config import Settings
 from bot.console.auth import current_admin, current_staff
 from bot.models import AuditEntry, ContactRecord, Conversation, Owner, utcnow
-from tests.console.clients import Staff, make_staff
-from tests.console.factories import add_conversation
+from tests.support.factories import add_conversation
+from tests.support.staff import Staff, make_staff
 
 ADDRESS = "whatsapp:+32470123987"
 # Every route that only an admin may use, with what it needs to be called.

@@ -37,8 +37,8 @@ from bot.config import PROJECT_HOME, Settings, get_settings
 from bot.conversations import find_contact, get_or_create_contact
 from bot.models import Contact
 from bot.privacy.addresses import decrypt_address
-from tests.console.factories import add_staff
-from tests.serving import helpline_serve
+from tests.support.factories import add_staff
+from tests.support.serving import helpline_serve
 
 PLACEHOLDER = "development-only-secret"  # what older versions used when none was set
 NUMBER = "whatsapp:+32470555123"

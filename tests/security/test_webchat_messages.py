@@ -27,7 +27,7 @@ from bot.config import Settings
 from bot.messages import Inbound
 from bot.models import Message
 from bot.privacy.addresses import address_hash
-from tests.flows.conftest import MONDAY_MORNING
+from tests.support.flows import MONDAY_MORNING
 
 DUTCH_TOO_FAST = "U schrijft sneller dan wij kunnen lezen."
 DUTCH_FULL = "Dit gesprek kan geen berichten meer ontvangen."

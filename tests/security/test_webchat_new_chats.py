@@ -32,7 +32,7 @@ from bot.config import Settings
 from bot.messages import Inbound
 from bot.models import Contact, Message, WebchatStart, utcnow
 from bot.privacy.addresses import address_hash
-from tests.serving import helpline_serve
+from tests.support.serving import helpline_serve
 
 LIMIT = 3
 Serve = Callable[[str | None], str]  # FORWARDED_ALLOW_IPS -> the served URL

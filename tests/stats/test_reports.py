@@ -14,8 +14,8 @@ from bot.hours import OpeningHours
 from bot.models import Conversation, Owner, utcnow
 from bot.stats.records import LoggedContact, log_contact, sync_record
 from bot.stats.reports import Period, build_report, report_json, round_half_up
-from tests.console.factories import add_staff
 from tests.stats.helpers import BRUSSELS, FIXTURE_2024, chat, import_file
+from tests.support.factories import add_staff
 
 MORNING = datetime(2025, 3, 4, 9, 0, tzinfo=UTC)  # a Tuesday, 10:00 in Brussels
 

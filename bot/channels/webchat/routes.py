@@ -18,7 +18,6 @@ transcript may be cached (``Cache-Control: no-store``).
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import secrets
 from pathlib import Path
@@ -104,23 +103,9 @@ def _address(request: Request) -> str | None:
 
 
 def _client_hash(request: Request, settings: Settings) -> str:
-    """Who is starting chats, as a keyed hash: the client's address, or its IPv6 /64.
-
-    ``request.client`` is the address the trusted proxy appended to X-Forwarded-For
-    (``helpline serve`` runs uvicorn with ``proxy_headers``, as the console's login
-    limit relies on), or the peer itself. One IPv6 subscriber holds a whole /64.
-    """
-    host = request.client.host if request.client else "unknown"
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        network = host
-    else:
-        network = str(ip)
-        if isinstance(ip, ipaddress.IPv6Address):
-            mapped = ip.ipv4_mapped
-            network = str(mapped or ipaddress.IPv6Network((ip, 64), strict=False))
-    return address_hash(settings, "webchat-client", network)
+    """Who is starting chats, as a keyed hash: the client's address, or its IPv6 /64
+    (``ratelimit.client_network``, as the console's login limits count them)."""
+    return address_hash(settings, "webchat-client", ratelimit.client_network(request))
 
 
 class _TooManyNewChats(Exception):
