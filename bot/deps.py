@@ -57,7 +57,8 @@ ChannelsDep = Annotated[Channels, Depends(get_channels)]
 WriterDep = Annotated[Writer, Depends(get_writer)]
 WakeupDep = Annotated[Wakeup, Depends(get_wakeup)]
 
-# The largest id a row can have (SQLite's INTEGER, PostgreSQL's bigint): a larger number
-# in a URL or a form is the client's mistake (4xx), not a driver error (500).
-MAX_ROW_ID = 2**63 - 1
+# The largest id a row can have: the ids are INTEGER columns, 32 bits on PostgreSQL (which
+# refuses a larger number even to compare with them) and 64 on SQLite. A larger number in
+# a URL or a form is the client's mistake (4xx), not a driver error (500).
+MAX_ROW_ID = 2**31 - 1
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]

@@ -3,8 +3,9 @@
 The routes are read from the app, the console's too (the OpenAPI schema leaves them
 out), so a new route with a number in its path, query or form is fuzzed without being
 listed here. The caller is a logged-in admin who also has a web chat going, so that
-each number reaches the code (and the database) behind the route: an id past
-2**63 - 1 used to be a driver error there, a 500.
+each number reaches the code (and the database) behind the route: an id past what
+the id columns hold (2**31 - 1 on PostgreSQL, 2**63 - 1 on SQLite) used to be a driver
+error there, a 500.
 """
 
 from __future__ import annotations

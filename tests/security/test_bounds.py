@@ -1,10 +1,10 @@
 """Numbers and nesting past what the service can hold are a 4xx, never a 500.
 
-An id past 2**63 - 1 does not fit SQLite's INTEGER (the driver raises), a year past
-9999 does not fit a date, and JSON nested thousands deep exhausts Python's recursion
-while it is parsed: each of these was a 500. Every integer a route takes is bounded
-(``tests/fuzz/test_parameters.py`` tries them all), and so is the nesting of every
-JSON body.
+An id past 2**31 - 1 does not fit PostgreSQL's INTEGER, past 2**63 - 1 not SQLite's
+(the driver raises), a year past 9999 does not fit a date, and JSON nested thousands
+deep exhausts Python's recursion while it is parsed: each of these was a 500. Every
+integer a route takes is bounded (``tests/fuzz/test_parameters.py`` tries them all),
+and so is the nesting of every JSON body.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ from tests.support.factories import add_conversation
 from tests.support.staff import Staff, make_staff
 
 MAX_JSON_DEPTH = 32  # what a JSON body may nest (Telegram's updates nest about 8 deep)
-HUGE = ["9223372036854775808", "99999999999999999999", "-9223372036854775809"]
+# Past PostgreSQL's INTEGER ids, past SQLite's, past any C long; and below the first id.
+HUGE = ["2147483648", "9223372036854775808", "99999999999999999999", "-9223372036854775809"]
+LARGEST_ID = 2**31 - 1
 
 
 def nested(depth: int, inside: str = "1") -> str:
@@ -51,7 +53,7 @@ def test_polling_the_web_chat_past_the_largest_id_is_a_client_error(client: Test
     for after in HUGE:
         response = client.get("/try/messages", params={"after": after})
         assert response.status_code == 422, after
-    assert client.get("/try/messages", params={"after": 2**63 - 1}).json() == {"messages": []}
+    assert client.get("/try/messages", params={"after": LARGEST_ID}).json() == {"messages": []}
 
 
 @pytest.mark.parametrize(
@@ -79,11 +81,11 @@ def test_a_conversation_id_past_the_largest_id_is_a_client_error(
         add_conversation(session, settings, address="4242", text="hallo")
         session.commit()
 
-    for conversation_id in HUGE[:2]:
+    for conversation_id in HUGE[:3]:
         assert staff.get(f"/console/conversations/{conversation_id}").status_code == 400
         claim = staff.post(f"/console/conversations/{conversation_id}/claim")
         assert claim.status_code == 400
-    assert staff.get(f"/console/conversations/{2**63 - 1}").status_code == 404
+    assert staff.get(f"/console/conversations/{LARGEST_ID}").status_code == 404
 
 
 @pytest.mark.parametrize("depth", [MAX_JSON_DEPTH + 1, 200, 5_000])
