@@ -23,10 +23,11 @@ from sqlalchemy import case, func, tuple_, update
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session, col, select
 
+from bot import channels
 from bot.config import WebchatQueue
 from bot.conversations import forget_flow_state, lock_contact  # (it syncs contact records too)
 from bot.hours import OpeningHours
-from bot.models import Contact, ContactChannel, Conversation, Owner, StaffUser
+from bot.models import Contact, Conversation, Owner, StaffUser
 
 
 class CloseOutcome(StrEnum):
@@ -237,11 +238,13 @@ def record_staff_reply(session: Session, conversation: Conversation, now: dateti
     session.add(conversation)
 
 
+def _anonymous(kind: str) -> bool:
+    return channels.transport(kind).anonymous
+
+
 def _queues(conversation: Conversation, webchat_queue: WebchatQueue) -> bool:
     """Whether a handoff puts this conversation in the queue."""
-    return not (
-        conversation.channel == ContactChannel.webchat and webchat_queue == WebchatQueue.hidden
-    )
+    return not (_anonymous(conversation.channel) and webchat_queue == WebchatQueue.hidden)
 
 
 def _webchat_below(webchat_queue: WebchatQueue) -> bool:
@@ -258,14 +261,15 @@ def _queue_key(webchat_queue: WebchatQueue) -> tuple[Any, ...]:
         col(Conversation.id),
     ]
     if _webchat_below(webchat_queue):
-        key.insert(0, case((col(Conversation.channel) == ContactChannel.webchat, 1), else_=0))
+        anonymous = [kind for kind in channels.REGISTRY if _anonymous(kind)]
+        key.insert(0, case((col(Conversation.channel).in_(anonymous), 1), else_=0))
     return tuple(key)
 
 
 def _position(conversation: Conversation, webchat_queue: WebchatQueue) -> tuple[Any, ...]:
     position: list[Any] = [0 if conversation.urgent else 1, conversation.queued_at, conversation.id]
     if _webchat_below(webchat_queue):
-        position.insert(0, 1 if conversation.channel == ContactChannel.webchat else 0)
+        position.insert(0, 1 if _anonymous(conversation.channel) else 0)
     return tuple(position)
 
 

@@ -84,6 +84,10 @@ class Channel:
     hours); after it only an approved template (``template_sid``) reopens the window."""
     numbered_buttons: ClassVar[bool] = False
     """Buttons are shown as a numbered list, so a typed "2" presses the second."""
+    anonymous: ClassVar[bool] = False
+    """Anyone can write without an account of their own (the /try page): the staff queue
+    puts such conversations below the others or leaves them out
+    (``HELPLINE_WEBCHAT_QUEUE``)."""
 
     @classmethod
     def template_sid(cls, settings: Settings, language: str) -> str | None:

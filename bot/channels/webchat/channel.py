@@ -16,6 +16,7 @@ from bot.messages import Outbound
 
 class WebchatChannel(Channel):
     kind = "webchat"
+    anonymous = True
 
     async def send(self, outbound: Outbound) -> str:
         return f"webchat-{uuid.uuid4().hex}"
