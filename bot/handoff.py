@@ -5,7 +5,7 @@ nobody (closed). Every move that staff make is a single conditional ``UPDATE ...
 WHERE owner = ...``, so that two people clicking at the same moment cannot both win:
 on PostgreSQL the second UPDATE waits for the first one's row lock and then finds
 the condition false; SQLite serialises writers. The caller commits. The queue's order
-(urgent first, then the longest wait) is defined once, in ``_queue_key``.
+(urgent first, then priority, then the longest wait) is defined once, in ``_queue_key``.
 """
 
 from __future__ import annotations
@@ -202,10 +202,11 @@ def record_staff_reply(session: Session, conversation: Conversation, now: dateti
     session.add(conversation)
 
 
-def _queue_key() -> tuple[Any, Any, Any]:
-    """The queue's order, once: urgent first, then whoever has waited longest."""
+def _queue_key() -> tuple[Any, Any, Any, Any]:
+    """The queue's order, once: urgent first, then priority, then whoever has waited longest."""
     return (
         case((col(Conversation.urgent), 0), else_=1),
+        case((col(Conversation.priority), 0), else_=1),
         col(Conversation.queued_at),
         col(Conversation.id),
     )
@@ -220,7 +221,12 @@ def waiting_before(session: Session, conversation: Conversation) -> int:
     """How many people are ahead of this conversation in the queue."""
     assert conversation.queued_at is not None
     session.flush()
-    mine = (0 if conversation.urgent else 1, conversation.queued_at, conversation.id)
+    mine = (
+        0 if conversation.urgent else 1,
+        0 if conversation.priority else 1,
+        conversation.queued_at,
+        conversation.id,
+    )
     ahead = session.exec(
         select(func.count())
         .select_from(Conversation)
