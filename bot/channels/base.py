@@ -83,7 +83,8 @@ class Channel:
     """How long after the person's last message free text may be sent (WhatsApp's 24
     hours); after it only an approved template (``template_sid``) reopens the window."""
     numbered_buttons: ClassVar[bool] = False
-    """Buttons are shown as a numbered list, so a typed "2" presses the second."""
+    """Buttons are shown as a numbered list (a typed "2" presses the second on every
+    channel: ``bot.dialogue.turns.typed_button``)."""
 
     @classmethod
     def template_sid(cls, settings: Settings, language: str) -> str | None:
