@@ -27,7 +27,7 @@ from bot.dialogue.turns import typed_button
 from bot.i18n import LANGUAGE_NAMES, speaker, strip_isolates
 from bot.models import AnswerFeedback, Conversation, Message, utcnow
 from bot.nlu.knowledge import get_knowledge
-from bot.privacy.erasure import finish_erasures
+from bot.privacy.erasure import WEBCHAT_SHOWN_FOR, finish_erasures
 from tests.support.channels import settings_with_fake_providers  # noqa: F401  (the settings)
 from tests.support.fakes.telegram_api import FakeTelegramAPI
 from tests.support.fakes.twilio_api import FakeTwilioAPI
@@ -279,7 +279,8 @@ async def test_no_to_the_notice_gives_the_other_ways_and_deletes_what_was_writte
             urgent_never_waits(settings, lang),
         ]
     ]
-    finish_erasures(helpline.engine, settings, now=utcnow())
+    # Once the goodbye is out (on /try: once an open page has had time to show it):
+    finish_erasures(helpline.engine, settings, now=utcnow() + 2 * WEBCHAT_SHOWN_FOR)
     with Session(helpline.engine) as session:
         assert session.exec(select(Message)).all() == []
     assert queue_rows(alice) == []
