@@ -325,3 +325,23 @@ def test_right_to_left_lines_are_isolated(chat: Chat, lang: str) -> None:
 
     for line in reply[0].raw.split("\n"):
         assert line.startswith(RLI) and line.endswith(PDI)
+
+
+def test_the_demo_shows_clearly_fake_organisation_details(chat: Chat) -> None:
+    chat.settings.demo = True  # as `make run` sets it; nothing configured
+    chat.send(SAMPLES["en"]["question"])
+
+    goodbye = chat.press("consent.no")
+
+    assert "You can call us: +32 000 00 00 00 (demo) (" in goodbye[0].text
+    assert "You can e-mail us: helpline@example.org." in goodbye[0].text
+
+
+def test_configured_organisation_details_are_said_and_others_left_out(chat: Chat) -> None:
+    chat.settings.org_email = "infolijn@example.org"  # a phone number is not configured
+    chat.send(SAMPLES["nl"]["question"])
+
+    goodbye = chat.press("consent.no")
+
+    assert "infolijn@example.org" in goodbye[0].text
+    assert "{" not in goodbye[0].text and "bellen" not in goodbye[0].text
