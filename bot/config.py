@@ -39,6 +39,13 @@ DEVELOPMENT_SECRET = "development-only-secret"
 PLACEHOLDER_SECRETS = frozenset({"change-me", "changeme", "secret", DEVELOPMENT_SECRET})
 SECRETS_FILE = Path("var") / "secrets.json"
 LANGUAGES = ("nl", "fr", "en", "uk", "ps", "fa")
+# What `make run` shows for the organisation's details that are not set: clearly fake
+# (no such phone number can exist; example.org is reserved for examples).
+DEMO_ORGANISATION = {
+    "org_name": "Demo Helpline (example)",
+    "org_phone": "+32 000 00 00 00 (demo)",
+    "org_email": "helpline@example.org",
+}
 
 
 class WebchatQueue(StrEnum):
@@ -169,6 +176,12 @@ class Settings(BaseSettings):
     holidays_country: str = "BE"
     emergency_numbers: str = "112"
 
+    # The organisation, as the bot names it (a sentence that needs a detail not set here
+    # is left out; with HELPLINE_DEMO the demo's clearly fake values stand in)
+    org_name: str = Field(default="", description="e.g. Vluchtelingenwerk Vlaanderen")
+    org_phone: str = Field(default="", description="the phone number people can call instead")
+    org_email: str = Field(default="", description="the e-mail address people can write to")
+
     # Privacy
     retention_days: int = 90
 
@@ -231,6 +244,17 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, FileSecretsSource(settings_cls), dotenv_settings)
+
+    @property
+    def organisation(self) -> dict[str, str]:
+        """The organisation's details that are set (``org_name``, ``org_phone``,
+        ``org_email``), for the flows' texts; the demo's fake ones stand in with
+        ``HELPLINE_DEMO`` for any not set."""
+        details = {"org_name": self.org_name, "org_phone": self.org_phone}
+        details["org_email"] = self.org_email
+        if self.demo:
+            details = {key: value or DEMO_ORGANISATION[key] for key, value in details.items()}
+        return {key: value.strip() for key, value in details.items() if value.strip()}
 
     @property
     def is_sqlite(self) -> bool:

@@ -6,10 +6,11 @@ WHERE owner = ...``, so that two people clicking at the same moment cannot both 
 on PostgreSQL the second UPDATE waits for the first one's row lock and then finds
 the condition false; SQLite serialises writers. The caller commits.
 
-The queue has one order, defined once in ``_queue_key``: urgent first, then whoever
-has waited longest; conversations from the anonymous /try web chat after every other
-channel's unless ``HELPLINE_WEBCHAT_QUEUE`` is ``normal``, and with ``hidden`` they
-never join it. Callers pass ``settings.webchat_queue`` as ``webchat_queue``.
+The queue has one order, defined once in ``_queue_key``: urgent first, then those
+marked for priority, then whoever has waited longest; conversations from an anonymous
+channel (the /try web chat) after every other channel's unless
+``HELPLINE_WEBCHAT_QUEUE`` is ``normal``, and with ``hidden`` they never join it.
+Callers pass ``settings.webchat_queue`` as ``webchat_queue``.
 """
 
 from __future__ import annotations
@@ -253,10 +254,11 @@ def _webchat_below(webchat_queue: WebchatQueue) -> bool:
 
 
 def _queue_key(webchat_queue: WebchatQueue) -> tuple[Any, ...]:
-    """The queue's order, once: (web chat last,) urgent first, then whoever has waited
-    longest. ``_position`` is the same for one conversation, in Python."""
+    """The queue's order, once: (web chat last,) urgent first, then priority, then whoever
+    has waited longest. ``_position`` is the same for one conversation, in Python."""
     key: list[Any] = [
         case((col(Conversation.urgent), 0), else_=1),
+        case((col(Conversation.priority), 0), else_=1),
         col(Conversation.queued_at),
         col(Conversation.id),
     ]
@@ -267,7 +269,12 @@ def _queue_key(webchat_queue: WebchatQueue) -> tuple[Any, ...]:
 
 
 def _position(conversation: Conversation, webchat_queue: WebchatQueue) -> tuple[Any, ...]:
-    position: list[Any] = [0 if conversation.urgent else 1, conversation.queued_at, conversation.id]
+    position: list[Any] = [
+        0 if conversation.urgent else 1,
+        0 if conversation.priority else 1,
+        conversation.queued_at,
+        conversation.id,
+    ]
     if _webchat_below(webchat_queue):
         position.insert(0, 1 if _anonymous(conversation.channel) else 0)
     return tuple(position)

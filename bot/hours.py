@@ -12,6 +12,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
+from babel import Locale
+from babel.dates import get_day_names
 
 from bot.config import Settings
 
@@ -105,3 +107,19 @@ class OpeningHours:
                 if opening > local:
                     return opening.astimezone(UTC)
         raise ValueError("the opening hours never open")
+
+    def describe(self, locale: Locale) -> str:
+        """The working days and hours in one language, e.g. "maandag–vrijdag 09:00–12:30"."""
+        names = get_day_names("wide", locale=locale)
+        days = sorted(self.days)
+        runs: list[list[int]] = []
+        for day in days:
+            if runs and runs[-1][-1] == day - 1:
+                runs[-1].append(day)
+            else:
+                runs.append([day])
+        spans = [
+            names[run[0]] if len(run) == 1 else f"{names[run[0]]}–{names[run[-1]]}" for run in runs
+        ]
+        times = ", ".join(f"{start:%H:%M}–{end:%H:%M}" for start, end in self.ranges)
+        return f"{', '.join(spans)} {times}"

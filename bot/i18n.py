@@ -146,13 +146,21 @@ def extract_flow_messages(
 def _sayings(node: Any) -> Iterator[str | dict[str, str]]:
     if isinstance(node, dict):
         for key, value in node.items():
-            if key in SAYING_KEYS or (key == "title" and isinstance(value, str)):
+            if key in SAYING_KEYS:
+                yield from _lines(value)
+            elif key == "title" and isinstance(value, str):
                 yield value
             else:
                 yield from _sayings(value)
     elif isinstance(node, list):
         for item in node:
             yield from _sayings(item)
+
+
+def _lines(say: Any) -> Iterator[str | dict[str, str]]:
+    """A ``say``'s messages: one, or a list of lines (``{text: ..., when: ...}`` too)."""
+    for line in say if isinstance(say, list) else [say]:
+        yield line["text"] if isinstance(line, dict) and "text" in line else line
 
 
 def _line_of(lines: list[str], message: str | dict[str, str]) -> int:

@@ -435,7 +435,7 @@ def _honour_erasure(
         held += f" (staff:{conversation.assignee_id})"
     for message in messages:
         buttons = _answerable_buttons(session, conversation)
-        typed = turns.typed_button(conversation.channel, message.text, buttons)
+        typed = turns.typed_button(message.text, buttons)
         payload = message.button or typed
         if not flows.flows.asks_to_erase(contact.flow, contact.flow_step, message.text, payload):
             continue

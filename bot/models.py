@@ -129,6 +129,11 @@ class Conversation(SQLModel, table=True):
     owner: str = Field(default=Owner.bot, max_length=10)
     assignee_id: int | None = Field(default=None, foreign_key="staff_user.id", ondelete="SET NULL")
     urgent: bool = False
+    priority: bool = Field(
+        default=False,
+        description="staff should take it before others that waited longer, after urgent "
+        "ones (set by a flow: e.g. nowhere to sleep tonight)",
+    )
     topic: str | None = Field(default=None, max_length=64)
     outcome: str | None = Field(default=None, max_length=32)
     handoff_reason: str | None = Field(default=None, max_length=32)
@@ -238,6 +243,24 @@ class ContactRecord(SQLModel, table=True):
     )
     staff_id: int | None = Field(default=None, foreign_key="staff_user.id", ondelete="SET NULL")
     source: str = Field(default="live", max_length=10, description="live, console or import")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AnswerFeedback(SQLModel, table=True):
+    """ "Did this help?" answered: per topic, for the statistics and the knowledge base.
+
+    Anonymous by construction, like ``ContactRecord``: no person, no conversation, no
+    text; it survives retention and erasure.
+    """
+
+    __tablename__ = "answer_feedback"
+    __table_args__ = (Index("ix_answer_feedback_topic", "topic", "created_at", "helped"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    topic: str = Field(max_length=64)
+    helped: bool
+    language: str | None = Field(default=None, max_length=8)
+    channel: str = Field(max_length=20)
     created_at: datetime = Field(default_factory=utcnow)
 
 

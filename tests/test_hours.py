@@ -79,3 +79,12 @@ def test_nonsense_opening_hours_are_refused(spec: str) -> None:
 def test_unknown_opening_day_is_refused() -> None:
     with pytest.raises(ValueError):
         brussels_hours(opening_days="mon,funday")
+
+
+def test_the_hours_are_described_in_the_persons_language() -> None:
+    from babel import Locale
+
+    assert brussels_hours().describe(Locale.parse("nl")) == "maandag–vrijdag 09:00–12:30"
+    split = brussels_hours(opening_days="mon,tue,thu", opening_hours="09:00-12:30,13:30-16:00")
+    assert split.describe(Locale.parse("en")) == "Monday–Tuesday, Thursday 09:00–12:30, 13:30–16:00"
+    assert brussels_hours().describe(Locale.parse("fa_AF")) == "دوشنبه–جمعه 09:00–12:30"

@@ -4,7 +4,7 @@ A channel module (``bot/channels/<kind>.py`` or a package) provides three names,
 and one line in ``bot.channels.REGISTRY`` makes it part of the service:
 
 - ``TRANSPORT``: its ``Channel`` subclass; the class attributes below tell the core
-  what differs between providers (text length, reply window, numbered buttons), so
+  what differs between providers (text length, reply window, anonymous writers), so
   that nothing outside ``bot/channels/`` asks which provider a conversation is on;
 - ``from_settings(settings)``: the configured transport, or None (no credentials);
 - ``router``: its FastAPI routes (the provider's webhook), mounted by the app.
@@ -82,8 +82,6 @@ class Channel:
     reply_window: ClassVar[timedelta | None] = None
     """How long after the person's last message free text may be sent (WhatsApp's 24
     hours); after it only an approved template (``template_sid``) reopens the window."""
-    numbered_buttons: ClassVar[bool] = False
-    """Buttons are shown as a numbered list, so a typed "2" presses the second."""
     anonymous: ClassVar[bool] = False
     """Anyone can write without an account of their own (the /try page): the staff queue
     puts such conversations below the others or leaves them out

@@ -207,7 +207,6 @@ class WhatsAppChannel(Channel):
     kind = KIND
     max_text = 1600  # Twilio's limit for a message body
     reply_window = timedelta(hours=24)  # WhatsApp's customer service window
-    numbered_buttons = True  # ``with_numbered_buttons``
 
     @classmethod
     def template_sid(cls, settings: Settings, language: str) -> str | None:

@@ -2,7 +2,8 @@
 
 Each action takes the running turn (``engine.Run``) and changes the contact or the
 conversation: set the language, record consent, keep or answer the first question,
-set the topic, hand over to staff, erase the person's data.
+set the topic, record whether an answer helped, mark the conversation for staff
+priority, hand over to staff, erase the person's data.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from bot.config import LANGUAGES
 from bot.handoff import HandoffResult, request_handoff, waiting_before
-from bot.nlu.text import normalize
+from bot.models import AnswerFeedback
 from bot.privacy.erasure import erase_but_goodbye
 
 if TYPE_CHECKING:
@@ -24,11 +25,32 @@ def _is_language(payload: str | None) -> bool:
     return bool(payload) and str(payload).startswith("lang:")
 
 
+def other_topics(run: Run) -> list[str]:
+    """The other topics offered when an answer did not help."""
+    feedback = (run.contact.flow_data or {}).get("feedback") or {}
+    return [t for t in feedback.get("others") or [] if t in run.engine.knowledge.topics]
+
+
+def _media_kind(run: Run) -> str | None:
+    """What a media message is, for what the bot says it cannot do with it."""
+    media = (run.turn.media_type or "").lower()
+    if not media:
+        return None
+    if media.startswith("audio/"):
+        return "voice"
+    if media.startswith(("image/", "video/")):
+        return "picture"
+    if media.startswith(("application/", "text/")) and media != "application/x-tgsticker":
+        return "file"
+    return "other"  # a location, a contact card, an animated sticker, ...
+
+
 # --- actions: what a flow can do besides talking -------------------------------------
 
 
 def _set_language(run: Run) -> None:
-    lang = (run.payload or "").removeprefix("lang:")
+    lang = (run.payload or "").removeprefix("lang:") if _is_language(run.payload) else ""
+    lang = lang or run.named_language or ""
     if lang in LANGUAGES:
         run._set_language(lang, chosen=True)
 
@@ -49,19 +71,59 @@ def _answer_pending(run: Run) -> None:
         if flow is not None:
             run.begin(flow)
     elif text:
-        chosen = run.flows.for_command(text) or run.flows.for_phrase(normalize(text))
+        run.match = run.engine.matcher.match(text, lang=run.lang)
+        chosen = run._chosen_by_text(text)
         if chosen is not None:
             run.begin(chosen)
         else:
-            run.route(run.engine.matcher.match(text, lang=run.lang))
+            run.route(run.match)
+
+
+FEEDBACK_OTHERS = 2  # "did not help": this many other topics are offered
 
 
 def _set_topic(run: Run) -> None:
+    """The topic answered now; kept until the person says whether it helped, with the
+    closest other topics (the matcher's, then the knowledge base's related ones)."""
     if run.payload and run.payload.startswith("topic:"):
         run.topic = run.payload.removeprefix("topic:")
     if run.topic and run.topic not in run.engine.knowledge.topics:
         run.topic = None
     run.conversation.topic = run.conversation.topic or run.topic
+    data = dict(run.contact.flow_data or {})
+    data.pop("feedback", None)
+    if run.topic:
+        found = run.engine.knowledge.topics[run.topic]
+        closest = [*(run.match.candidates if run.match else ()), *found.related]
+        others = [t for t in dict.fromkeys(closest) if t != run.topic and run._kind(t) == "faq"]
+        data["feedback"] = {"topic": run.topic, "others": others[:FEEDBACK_OTHERS]}
+    run.contact.flow_data = data
+
+
+def _record_feedback(run: Run, *, helped: bool) -> None:
+    """Whether the last answer helped, counted per topic (anonymous: no person, no text)."""
+    data = dict(run.contact.flow_data or {})
+    feedback = data.get("feedback") or {}
+    topic = feedback.get("topic") or run.conversation.topic
+    if not topic:
+        return
+    run.session.add(
+        AnswerFeedback(
+            topic=topic,
+            helped=helped,
+            language=run.contact.language,
+            channel=run.conversation.channel,
+            created_at=run.now,
+        )
+    )
+    data["feedback"] = {**feedback, "topic": None}  # counted once; the others stay offered
+    run.contact.flow_data = data
+
+
+def _prioritise(run: Run) -> None:
+    """Staff should see this conversation before others that waited longer (not urgent:
+    no emergency answer); the queue shows and orders by it once it is handed over."""
+    run.conversation.priority = True
 
 
 def _handoff(run: Run, *, reason: str, urgent: bool = False) -> None:
@@ -100,6 +162,8 @@ ACTIONS: dict[str, Callable[..., None]] = {
     "keep_pending": _keep_pending,
     "answer_pending": _answer_pending,
     "set_topic": _set_topic,
+    "record_feedback": _record_feedback,
+    "prioritise": _prioritise,
     "handoff": _handoff,
     "erase": _erase,
 }
@@ -114,7 +178,20 @@ CONDITIONS: dict[str, Callable[[Run], bool]] = {
     "no_pending": lambda run: (
         not (run.contact.flow_data or {}).keys() & {"pending", "pending_button"}
     ),
-    "language_button": lambda run: _is_language(run.payload),
+    # a language button pressed, or a language named ("English please")
+    "language_button": lambda run: _is_language(run.payload) or run.named_language is not None,
+    "has_org_name": lambda run: "org_name" in run.values,
+    "no_org_name": lambda run: "org_name" not in run.values,
+    # replies in a row that answered none of a waiting step's buttons (this one counted)
+    "missed_at_most_twice": lambda run: run.unanswered <= 2,
+    "missed_more_than_twice": lambda run: run.unanswered > 2,
+    "was_asking_consent": lambda run: run.waited_at == ("first_contact", "consent"),
+    "has_others": lambda run: bool(other_topics(run)),
+    "no_others": lambda run: not other_topics(run),
+    "is_voice": lambda run: _media_kind(run) == "voice",
+    "is_picture": lambda run: _media_kind(run) == "picture",
+    "is_file": lambda run: _media_kind(run) == "file",
+    "is_other_media": lambda run: _media_kind(run) == "other",
     "has_candidates": lambda run: bool(run._candidates()),
     "no_candidates": lambda run: not run._candidates(),
     "open_now": lambda run: (queued := _queued(run)) is not None and queued.open_now,

@@ -8,15 +8,19 @@ give curated answers from the knowledge base, and act (hand over to staff, erase
 ``flows/README.md`` describes the file format.
 
 Routing, in order: urgent (always first: no language choice, no consent needed) >
-a pressed button > a command (``/delete``) > a phrase ("delete my data") > the
-waiting step's ``otherwise`` > media > the matcher's topic. Flows that need it
-(``needs_consent``, the default) first go through ``first_contact``, which keeps
-what the person wrote and answers it once the language and consent are settled.
+a pressed button (or its number, title, "yes"/"no" typed: ``turns``) > a command
+(``/delete``) > a phrase ("delete my data") > a whole message a flow knows ("human",
+"English please") > a topic of an ``interrupts`` flow (a person, another language) >
+the waiting step's ``otherwise`` > media > the matcher's topic. So a person, another
+language, "delete my data" and emergency numbers are reachable at every step. Flows
+that need it (``needs_consent``, the default) first go through ``first_contact``,
+which keeps what the person wrote and answers it once the language and consent are
+settled.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -27,7 +31,7 @@ from sqlmodel import Session
 
 from bot import outbox
 from bot.config import LANGUAGES, Settings
-from bot.dialogue.actions import ACTIONS, CONDITIONS
+from bot.dialogue.actions import ACTIONS, CONDITIONS, other_topics
 from bot.dialogue.flows import (
     MAX_INSTRUCTIONS,
     Flow,
@@ -35,6 +39,7 @@ from bot.dialogue.flows import (
     Flows,
     Instruction,
     Step,
+    lines_of,
     load_flows,
     step_ref,
 )
@@ -144,8 +149,12 @@ class Run:
         self.values: dict[str, Any] = {
             "days": engine.settings.retention_days,
             "emergency": engine.settings.emergency_numbers,
+            **engine.settings.organisation,
         }
         self.budget = MAX_INSTRUCTIONS
+        self.named_language: str | None = None  # "English please": the language named
+        self.waited_at: tuple[str | None, str | None] = (contact.flow, contact.flow_step)
+        self.kept = False  # what the person wrote is kept (once per turn)
 
     # -- routing --
 
@@ -172,19 +181,23 @@ class Run:
         position = self.flows.step(self.contact.flow, self.contact.flow_step)
         flow_id = self.contact.flow or ""
         if self.payload:
+            self._count_unanswered(reset=True)
             self._pressed(position, flow_id)
             return
         if self.text:
-            chosen = self.flows.for_command(self.text) or self.flows.for_phrase(
-                normalize(self.text)
-            )
+            chosen = self._chosen_by_text(self.text)
+            if chosen is None and position is not None and position.waits:
+                chosen = self._interrupting(self.match)
             if chosen:
+                self._count_unanswered(reset=True)
                 self.begin(chosen)
                 return
         if position is not None and position.otherwise is not None:
+            self._count_unanswered()
             self._clear_position()
             self.execute(self.flows.flows[flow_id], position.otherwise)
             return
+        self._count_unanswered(reset=True)
         if not self.text:
             if self.turn.media_type:
                 self.begin(self.flows.by_event("media"))
@@ -192,6 +205,53 @@ class Run:
         assert self.match is not None
         self._adopt_detected_language(self.match)
         self.route(self.match)
+
+    def _chosen_by_text(self, text: str) -> Flow | None:
+        """A command, a phrase, or a whole message a flow knows (per line of ``text``)."""
+        chosen = self.flows.for_command(text) or self.flows.for_phrase(normalize(text))
+        if chosen is not None:
+            return chosen
+        for line in text.split("\n"):
+            found = self.flows.for_message(normalize(line))
+            if found:
+                return self._named(found)
+        return None
+
+    def _named(self, found: list[tuple[Flow, str]]) -> Flow:
+        """The flow of a known message; its language is the person's if they have none
+        yet ("medewerker": Dutch), the detected one when the words are in several."""
+        detected = self.match.detected_lang if self.match else None
+        flow, lang = next(((f, lang) for f, lang in found if lang == detected), found[0])
+        self.named_language = lang
+        if self.contact.language is None and lang in LANGUAGES:
+            self._set_language(lang, chosen=False)
+        return flow
+
+    def _interrupting(self, match: Match | None) -> Flow | None:
+        """While a step waits for an answer, the flows marked ``interrupts`` still start
+        on their topic (a request for a person, for another language)."""
+        flow = self.flows.for_topic(match.topic) if match and match.topic else None
+        if flow is None or not flow.interrupts:
+            return None
+        assert match is not None
+        self._adopt_detected_language(match)
+        self.topic = match.topic
+        return flow
+
+    def _count_unanswered(self, *, reset: bool = False) -> None:
+        """How many replies in a row answered none of a waiting step's buttons."""
+        data = dict(self.contact.flow_data or {})
+        if reset and "unanswered" not in data:
+            return
+        if reset:
+            data.pop("unanswered")
+        else:
+            data["unanswered"] = int(data.get("unanswered", 0)) + 1
+        self.contact.flow_data = data
+
+    @property
+    def unanswered(self) -> int:
+        return int((self.contact.flow_data or {}).get("unanswered", 0))
 
     def _pressed(self, position: Step | None, flow_id: str) -> None:
         assert self.payload is not None
@@ -213,8 +273,9 @@ class Run:
         self.match = match
         topic = match.topic
         flow = self.flows.for_topic(topic) if topic else None
-        if flow is None and topic and self._kind(topic) == "faq":
+        if topic and (flow is not None or self._kind(topic) == "faq"):
             self.topic = topic
+        if flow is None and topic and self._kind(topic) == "faq":
             flow = self.flows.by_event("faq")
         self.begin(flow or self.flows.by_event("abstain"))
 
@@ -259,10 +320,9 @@ class Run:
             if condition and not CONDITIONS[condition](self):
                 continue
             if "say" in instruction:
-                self.send(
-                    self.speaker.say(instruction["say"], **self.values),
-                    self.buttons(instruction.get("buttons")),
-                )
+                text = self.say(instruction["say"])
+                if text:
+                    self.send(text, self.buttons(instruction.get("buttons")))
             elif "say_in_every_language" in instruction:
                 lines = [
                     self.engine.speaker(lang).gettext(instruction["say_in_every_language"])
@@ -284,6 +344,26 @@ class Run:
     @property
     def speaker(self) -> Speaker:
         return self.engine.speaker(self.lang)
+
+    def say(self, say: Any) -> str:
+        """One message from a ``say``: its lines translated and filled in, one per line.
+
+        A line that needs a detail that is not configured (``{org_phone}``) is left out,
+        never sent with a raw placeholder; so is a line whose ``when`` is false.
+        """
+        speaker = self.speaker
+        values = {**self.values, "opening_hours": self.engine.hours.describe(speaker.locale)}
+        lines = []
+        for line in lines_of(say):
+            if isinstance(line, Mapping) and "text" in line:
+                if line.get("when") and not CONDITIONS[line["when"]](self):
+                    continue
+                line = line["text"]
+            try:
+                lines.append(speaker.say(line, **values))
+            except KeyError:  # a detail the organisation did not configure
+                continue
+        return "\n".join(lines)
 
     def answer(self, ref: str, fallback: str | None) -> None:
         topic = self.topic if ref == "$topic" else ref
@@ -308,10 +388,11 @@ class Run:
                     Button(f"lang:{code}", isolate(name, code))
                     for code, name in LANGUAGE_NAMES.items()
                 ]
-            elif item == "candidates":
+            elif item in ("candidates", "others"):
+                topics = self._candidates() if item == "candidates" else other_topics(self)
                 buttons += [
                     Button(f"topic:{topic}", isolate(self._title(topic), self.lang))
-                    for topic in self._candidates()
+                    for topic in topics
                 ]
             else:
                 buttons.append(Button(item["payload"], self.speaker.gettext(item["title"])))
@@ -343,6 +424,9 @@ class Run:
 
     def keep_pending(self) -> None:
         """Remember what the person asked, to answer it after the first-contact questions."""
+        if self.kept:
+            return
+        self.kept = True
         data = dict(self.contact.flow_data or {})
         if self.text and not self.text.startswith("/"):
             data["pending"] = "\n".join(filter(None, [data.get("pending"), self.text]))

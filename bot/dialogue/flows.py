@@ -8,7 +8,8 @@ mistake in a flow file stops the service at start, not in a person's conversatio
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import string
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,44 @@ from bot.nlu.text import normalize
 
 MAX_INSTRUCTIONS = 200  # per turn: a loop of "go"s in a flow file stops here
 INSTRUCTION_KEYS = frozenset({"say", "say_in_every_language", "answer", "do", "go", "wait"})
+# What a flow's texts may name in braces (filled in by the engine; see flows/README.md).
+PLACEHOLDERS = frozenset(
+    {
+        "days",
+        "emergency",
+        "back",
+        "hours",
+        "waiting",
+        "opening_hours",
+        "org_name",
+        "org_phone",
+        "org_email",
+    }
+)
+
+# Words that may stand around a flow's ``messages`` ("English please", "en français
+# svp", "ik wil een medewerker", "په پښتو"): politeness, articles, prepositions, "I
+# want", "talk to". Normalised like the messages (``bot.nlu.text.normalize``).
+FILLER_WORDS = frozenset(
+    normalize(
+        # en
+        "please pls plz thanks in the a an to with i me we want need would like can could"
+        " speak talk write chat language "
+        # nl
+        "aub alstublieft alsjeblieft graag in het de een met ik wil wil kan mag spreken"
+        " praten schrijven taal op "
+        # fr
+        "svp stp s il vous plait plais merci en le la un une avec je veux voudrais peux"
+        " parler ecrire langue a "
+        # uk (and the Russian many Ukrainians write)
+        "будь ласка пожалуйста мовою мова з зі із я хочу можна можу говорити поговорити"
+        " писати на по "
+        # ps
+        "په مهرباني وکړئ ژبه زه غواړم له سره خبرې وکړم یو "
+        # fa
+        "به لطفا لطفاً زبان من می خواهم میخواهم با یک صحبت کنم"
+    ).split()
+)
 
 
 class FlowError(Exception):
@@ -51,7 +90,9 @@ class Flow:
     commands: tuple[str, ...] = ()
     phrases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     topics: tuple[str, ...] = ()
+    messages: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     needs_consent: bool = True
+    interrupts: bool = False
 
     @property
     def erases_on_request(self) -> bool:
@@ -84,7 +125,9 @@ class Flows:
         return next(f for f in self.flows.values() if f.event == event)
 
     def for_button(self, payload: str) -> Flow | None:
-        return next((f for f in self.flows.values() if f.starts_on_button(payload)), None)
+        """The flow a button starts: one that names it exactly before one with a pattern."""
+        exact = next((f for f in self.flows.values() if payload in f.buttons), None)
+        return exact or next((f for f in self.flows.values() if f.starts_on_button(payload)), None)
 
     def for_command(self, text: str) -> Flow | None:
         command = text.split()[0].lower() if text.startswith("/") else ""
@@ -114,6 +157,19 @@ class Flows:
         else:
             return False
         return started is not None and started.erases_on_request
+
+    def for_message(self, normalized: str) -> list[tuple[Flow, str]]:
+        """The flows whose ``messages`` are this whole message, but for filler words, each
+        with the language the words are in (for a language's name: that language)."""
+        said = without_fillers(normalized)
+        if not said:
+            return []
+        return [
+            (flow, lang)
+            for flow in self.flows.values()
+            for lang, messages in flow.messages.items()
+            if said in messages
+        ]
 
     def for_topic(self, topic: str) -> Flow | None:
         return next((f for f in self.flows.values() if topic in f.topics), None)
@@ -152,8 +208,8 @@ def _parse_flow(raw: Mapping[str, Any], stem: str) -> Flow:
     if raw.get("id") != stem:
         raise FlowError(f"id must be the file name, {stem!r}")
     starts_on = raw.get("starts_on") or {}
-    unknown = set(raw) - {"id", "starts_on", "needs_consent", "steps"}
-    unknown |= set(starts_on) - {"event", "buttons", "commands", "phrases", "topics"}
+    unknown = set(raw) - {"id", "starts_on", "needs_consent", "interrupts", "steps"}
+    unknown |= set(starts_on) - {"event", "buttons", "commands", "phrases", "messages", "topics"}
     if unknown:
         raise FlowError(f"unknown keys {sorted(unknown)}")
     steps = {name: _parse_step(body, name) for name, body in (raw.get("steps") or {}).items()}
@@ -162,6 +218,10 @@ def _parse_flow(raw: Mapping[str, Any], stem: str) -> Flow:
     phrases = {
         lang: tuple(normalize(p) for p in items)
         for lang, items in (starts_on.get("phrases") or {}).items()
+    }
+    messages = {
+        lang: tuple(without_fillers(normalize(m)) for m in items)
+        for lang, items in (starts_on.get("messages") or {}).items()
     }
     event = starts_on.get("event")
     return Flow(
@@ -172,7 +232,9 @@ def _parse_flow(raw: Mapping[str, Any], stem: str) -> Flow:
         commands=tuple(c.lower() for c in starts_on.get("commands") or ()),
         phrases=phrases,
         topics=tuple(starts_on.get("topics") or ()),
+        messages=messages,
         needs_consent=bool(raw.get("needs_consent", True)),
+        interrupts=bool(raw.get("interrupts", False)),
     )
 
 
@@ -216,6 +278,14 @@ def _check_instruction(flows: Flows, flow: Flow, instruction: Any) -> str | None
     condition = instruction.get("when")
     if condition is not None and condition not in CONDITIONS:
         return f"unknown condition {condition!r}"
+    for line in lines_of(instruction.get("say")):
+        if isinstance(line, Mapping) and "text" in line:
+            if line.get("when") is not None and line["when"] not in CONDITIONS:
+                return f"unknown condition {line['when']!r}"
+            line = line["text"]
+        unknown = set(placeholders(line)) - PLACEHOLDERS
+        if unknown:
+            return f"unknown placeholders {sorted(unknown)} in {line!r}"
     if kind == "do" and instruction["do"] not in ACTIONS:
         return f"unknown action {instruction['do']!r}"
     if kind in ("go", "wait"):
@@ -226,6 +296,26 @@ def _check_instruction(flows: Flows, flow: Flow, instruction: Any) -> str | None
         if kind == "wait" and not step.waits:
             return f"waits in {target!r}, which has no 'on' or 'otherwise'"
     return None
+
+
+def without_fillers(normalized: str) -> str:
+    return " ".join(word for word in normalized.split() if word not in FILLER_WORDS)
+
+
+def lines_of(say: Any) -> list[Any]:
+    """A ``say`` as its lines: one message, or a list of lines said as one message."""
+    if say is None:
+        return []
+    return list(say) if isinstance(say, list) else [say]
+
+
+def placeholders(line: Any) -> Iterator[str]:
+    """The names a line fills in (``{org_phone}``), in its singular and plural forms."""
+    texts = [line] if isinstance(line, str) else [line.get("one", ""), line.get("other", "")]
+    for text in texts:
+        for _, name, _, _ in string.Formatter().parse(text):
+            if name:
+                yield name
 
 
 def step_ref(flow_id: str, ref: str) -> tuple[str, str]:

@@ -2,7 +2,8 @@
 
 Quick fragments of text ("hello" / "I have a question" / "about my interview") are one
 turn, so they get one answer; a pressed button or a media message is a turn of its
-own. A typed "2" or a button's title presses that button.
+own. A typed "2" (or "two", "۲"), a button's title, or "yes"/"no" in one of the six
+languages presses that button, on every channel.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session, col, select
 
-from bot import channels
 from bot.dialogue.engine import Turn
 from bot.i18n import strip_isolates
 from bot.models import Conversation, Direction, Message, Sender
+from bot.nlu.text import normalize
 
 
 def button_title(session: Session, conversation: Conversation, payload: str | None) -> str | None:
@@ -57,7 +58,7 @@ def turns_of(
     buttons = last_buttons(session, conversation)
     turns: list[PendingTurn] = []
     for message in messages:
-        payload = message.button or typed_button(conversation.channel, message.text, buttons)
+        payload = message.button or typed_button(message.text, buttons)
         last = turns[-1] if turns else None
         if payload:
             turns.append(PendingTurn(Turn(button=payload), [message]))
@@ -72,16 +73,59 @@ def turns_of(
     return turns
 
 
-def typed_button(channel: str, text: str | None, buttons: list[dict[str, str]]) -> str | None:
-    """A typed "2" presses the second button where buttons are numbered (WhatsApp);
-    typing a button's title presses it everywhere."""
-    typed = (text or "").strip().rstrip(".)").casefold()
-    if not typed or not buttons:
+# Typed instead of pressed, in the six languages: a button's number as a word, and
+# "yes"/"no" for the button whose payload ends in ".yes"/".no" (normalised like
+# ``bot.nlu.text.normalize``: no accents, one spelling per Arabic-script letter).
+NUMBER_WORDS: dict[str, int] = {
+    word: number
+    for number, words in {
+        1: "one first een eerste un une premier premiere один одна перший перша يو یو یک اول",
+        2: "two second twee tweede deux deuxieme два дві другий друга دوه دو دوم",
+        3: "three third drie derde trois troisieme три третій третя درې سه سوم",
+        4: "four fourth vier vierde quatre quatrieme чотири четвертий څلور چهار چهارم",
+    }.items()
+    for word in normalize(words).split()
+}
+YES_NO: dict[str, str] = {
+    normalize(said): answer
+    for answer, answers in {
+        "yes": [
+            *("yes", "yeah", "yep", "ok", "okay", "sure", "agree", "i agree", "yes please"),
+            *("ja", "jazeker", "ja hoor", "akkoord", "ik ga akkoord", "ja akkoord"),
+            *("oui", "ouais", "d'accord", "je suis d'accord", "oui d'accord"),
+            *("так", "згоден", "згодна", "так згоден", "так згодна", "да"),
+            *("هو", "هوکې", "هو موافق یم", "موافق یم"),
+            *("بلی", "بله", "آری", "موافقم", "موافق هستم", "بلی موافقم"),
+        ],
+        "no": [
+            *("no", "nope", "no thanks", "i do not agree", "i don't agree"),
+            *("nee", "neen", "nee dank je", "niet akkoord"),
+            *("non", "non merci", "pas d'accord"),
+            *("ні", "нет", "не згоден", "не згодна"),
+            *("نه", "نه موافق نه یم", "موافق نه یم"),
+            *("نخیر", "نی", "موافق نیستم"),
+        ],
+    }.items()
+    for said in answers
+}
+
+
+def typed_button(text: str | None, buttons: list[dict[str, str]]) -> str | None:
+    """The button a typed reply presses, on every channel: its number ("2", "2.",
+    "۲", "two"), its title, or "yes"/"no" in one of the six languages for a button
+    whose payload ends in ".yes"/".no"."""
+    if not buttons or not text or not text.strip():
         return None
-    numbered = channels.transport(channel).numbered_buttons
-    if numbered and typed.isdigit() and 1 <= int(typed) <= len(buttons):
-        return buttons[int(typed) - 1]["payload"]
+    typed = normalize(text)
+    number = int(typed) if typed.isdigit() else NUMBER_WORDS.get(typed)
+    if number is not None and 1 <= number <= len(buttons):
+        return buttons[number - 1]["payload"]
     for button in buttons:
-        if strip_isolates(button["title"]).strip().casefold() == typed:
+        if normalize(strip_isolates(button["title"])) == typed:
             return button["payload"]
+    answer = YES_NO.get(typed)
+    if answer:
+        for button in buttons:
+            if button["payload"].endswith(f".{answer}"):
+                return button["payload"]
     return None

@@ -82,6 +82,20 @@ def erase_but_goodbye(
     forget_flow_state(contact)
 
 
+WEBCHAT_SHOWN_FOR = timedelta(minutes=1)  # /try polls every second
+
+
+def _on_the_page(session: Session, conversation: Conversation, now: datetime) -> int | None:
+    """On the /try page, "sent" only means the page may fetch it: a goodbye sent a
+    moment ago is kept long enough for an open page to show it."""
+    return session.exec(
+        select(Message.id).where(
+            Message.conversation_id == conversation.id,
+            col(Message.sent_at) > now - WEBCHAT_SHOWN_FOR,
+        )
+    ).first()
+
+
 def finish_erasures(engine: Engine, settings: Settings, *, now: datetime) -> int:
     """Finish erasures: once the goodbye is sent (or an hour has passed), erase the rest."""
     unsent = (MessageStatus.queued, MessageStatus.sending, MessageStatus.held)
@@ -99,6 +113,8 @@ def finish_erasures(engine: Engine, settings: Settings, *, now: datetime) -> int
                     Message.conversation_id == conversation.id, col(Message.status).in_(unsent)
                 )
             ).first()
+            if waiting is None and conversation.channel == "webchat":
+                waiting = _on_the_page(session, conversation, now)
             closed_at = conversation.closed_at or now
             if waiting is not None and now - closed_at < GIVE_UP_AFTER:
                 continue

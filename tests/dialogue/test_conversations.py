@@ -25,6 +25,8 @@ def answer_text(chat: Chat, topic: str, lang: str) -> str:
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_a_first_question_gets_the_privacy_notice_then_the_answer(chat: Chat, lang: str) -> None:
+    chat.settings.org_name = "Vluchtelingenwerk Vlaanderen"  # the notice names whose staff read
+
     notice = chat.send(SAMPLES[lang]["question"])
 
     assert len(notice) == 2
@@ -77,15 +79,20 @@ def test_declining_consent_erases_what_was_written(chat: Chat, lang: str) -> Non
 
     goodbye = chat.press("consent.no")
 
-    assert goodbye[0].text == said(chat, lang, _DECLINED, emergency="112")
+    # One message (the only one kept until it is sent): without a phone number or
+    # e-mail address configured, the sentences that need them are left out.
+    assert goodbye[0].text == "\n".join(
+        said(chat, lang, line, emergency="112") for line in _DECLINED
+    )
     with Session(chat.engine) as session:
         texts = [m.text for m in session.exec(select(Message)).all()]
     assert texts == [goodbye[0].raw]  # only the goodbye, until it is sent
 
 
 _DECLINED = (
-    "That is all right. We do not keep this conversation and delete what you wrote. "
-    "You can write to us again at any time. In an emergency, call {emergency}."
+    "That is all right. We do not keep this conversation and delete what you wrote.",
+    "You can write to us again at any time: just send a new message.",
+    "Urgent help never waits: in an emergency, call {emergency}, day and night.",
 )
 
 
@@ -104,19 +111,27 @@ def test_a_helpful_answer_is_acknowledged(chat: Chat, lang: str) -> None:
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_an_answer_that_did_not_help_goes_to_a_person(chat: Chat, lang: str) -> None:
+def test_an_answer_that_did_not_help_offers_other_topics_and_a_person(
+    chat: Chat, lang: str
+) -> None:
     chat.consent(lang)
     chat.send(SAMPLES[lang]["question"])
 
     reply = chat.press("helped.no")
 
     assert reply[0].text == said(
-        chat, lang, "I am sorry. I will ask a person of the Infolijn to help you."
+        chat, lang, "I am sorry. Perhaps one of these topics helps. You can also talk to a person."
     )
-    assert "0" in reply[1].text
+    assert len(reply) == 1 and reply[0].payloads[-1] == "human"
+    assert len(reply[0].payloads) == 3
+    assert all(p.startswith("topic:") for p in reply[0].payloads[:2])
+    assert "topic:asylum.apply" not in reply[0].payloads
+    assert chat.conversation().owner == Owner.bot  # offered, not forced
+
+    chat.press("human")
     conversation = chat.conversation()
     assert conversation.owner == Owner.queue
-    assert conversation.handoff_reason == "not_helped"
+    assert conversation.handoff_reason == "asked"
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
@@ -160,11 +175,11 @@ def test_asking_for_a_person_queues_the_conversation(chat: Chat, lang: str) -> N
 
 
 _WAITING_ONE = (
-    "A person of the Infolijn will answer you here as soon as possible. {waiting} person is "
+    "A staff member will answer you here as soon as possible. {waiting} person is "
     "waiting before you. You can keep writing: we read everything."
 )
 _WAITING_OTHER = (
-    "A person of the Infolijn will answer you here as soon as possible. {waiting} people are "
+    "A staff member will answer you here as soon as possible. {waiting} people are "
     "waiting before you. You can keep writing: we read everything."
 )
 
@@ -295,8 +310,8 @@ def test_a_voice_note_is_kept_for_staff_and_answered_in_text(chat: Chat, lang: s
     assert reply[0].text == said(
         chat,
         lang,
-        "I can only read text messages. Please write your question in a few words, or talk "
-        "to a person.",
+        "I cannot listen to voice messages. Please write your question in a few words, or ask "
+        "for a person: a staff member will listen to it during opening hours.",
     )
     assert reply[0].payloads == ["human"]
     with Session(chat.engine) as session:
@@ -310,3 +325,23 @@ def test_right_to_left_lines_are_isolated(chat: Chat, lang: str) -> None:
 
     for line in reply[0].raw.split("\n"):
         assert line.startswith(RLI) and line.endswith(PDI)
+
+
+def test_the_demo_shows_clearly_fake_organisation_details(chat: Chat) -> None:
+    chat.settings.demo = True  # as `make run` sets it; nothing configured
+    chat.send(SAMPLES["en"]["question"])
+
+    goodbye = chat.press("consent.no")
+
+    assert "You can call us: +32 000 00 00 00 (demo) (" in goodbye[0].text
+    assert "You can e-mail us: helpline@example.org." in goodbye[0].text
+
+
+def test_configured_organisation_details_are_said_and_others_left_out(chat: Chat) -> None:
+    chat.settings.org_email = "infolijn@example.org"  # a phone number is not configured
+    chat.send(SAMPLES["nl"]["question"])
+
+    goodbye = chat.press("consent.no")
+
+    assert "infolijn@example.org" in goodbye[0].text
+    assert "{" not in goodbye[0].text and "bellen" not in goodbye[0].text

@@ -31,6 +31,8 @@ def write(folder: Path, name: str, text: str) -> None:
         ("    - say: Hi\n      when: full_moon\n", "unknown condition"),
         ("    - wait: start\n", "has no 'on' or 'otherwise'"),
         ("    - say: Hi\n      go: start\n", "per instruction"),
+        ("    - say: Fax us at {org_fax}\n", "unknown placeholders"),
+        ("    - say:\n        - {text: Hi, when: full_moon}\n", "unknown condition"),
     ],
 )
 def test_a_broken_flow_is_refused_with_the_reason(tmp_path: Path, body: str, problem: str) -> None:

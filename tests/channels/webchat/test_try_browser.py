@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from bot.app import create_app
 from bot.config import Settings
+from bot.i18n import speaker, strip_isolates
 from bot.nlu.knowledge import get_knowledge
 from tests.support.browser import BROWSER_TESTS, launch_chromium
 from tests.support.flows import SAMPLES
@@ -98,3 +99,67 @@ def test_a_message_refused_by_the_new_chat_limit_is_said_and_kept_in_the_box(
         expect(page.locator("#text")).to_have_value("Ik heb een vraag")
         assert page.locator(".message.me").count() == 0
         browser.close()
+
+
+def said(settings: Settings, lang: str, message: str, **values: object) -> str:
+    return strip_isolates(speaker(settings.locales_dir, lang).gettext(message, **values))
+
+
+def send(page: Any, text: str) -> None:
+    page.fill("#text", text)
+    page.click("#composer button[type=submit]")
+
+
+def bot_says(page: Any, text: str) -> Any:
+    return page.locator(".message.bot p", has_text=text).last
+
+
+def test_a_person_asked_for_before_the_notice_then_no_on_the_try_page(
+    page: Any, settings: Settings
+) -> None:
+    settings.org_phone = "+32 000 00 00 00 (test)"  # no such number exists
+
+    send(page, "human please")
+
+    staff_after_agreeing = (
+        "A staff member can help you here once you have agreed to our privacy notice."
+    )
+    expect(bot_says(page, staff_after_agreeing)).to_be_visible(timeout=20_000)
+    expect(bot_says(page, staff_after_agreeing)).to_contain_text("+32 000 00 00 00 (test)")
+    no = page.get_by_role("button", name="No", exact=True).last
+    expect(no).to_be_visible(timeout=20_000)
+    no.click()
+
+    goodbye = bot_says(page, "That is all right. We do not keep this conversation")
+    expect(goodbye).to_be_visible(timeout=20_000)
+    expect(goodbye).to_contain_text("+32 000 00 00 00 (test)")
+    expect(goodbye).to_contain_text("112")
+
+
+def test_a_language_named_and_buttons_typed_by_number_on_the_try_page(
+    page: Any, settings: Settings
+) -> None:
+    send(page, SAMPLES["en"]["question"])
+    expect(page.get_by_role("button", name="Yes, I agree")).to_be_visible(timeout=20_000)
+
+    send(page, "en français svp")
+
+    expect(
+        bot_says(page, said(settings, "fr", "From now on I will write to you in English."))
+    ).to_be_visible(timeout=20_000)
+    agree = page.get_by_role("button", name=said(settings, "fr", "Yes, I agree"))
+    expect(agree).to_be_visible(timeout=20_000)
+
+    send(page, "1")  # the first button, typed
+
+    expect(bot_says(page, said(settings, "fr", "Did this help?"))).to_be_visible(timeout=20_000)
+    first_line = get_knowledge(settings).answer("asylum.apply", "fr").answer.strip().split("\n")[0]
+    expect(bot_says(page, first_line[:20])).to_be_visible()
+
+    send(page, "2")  # "No"
+
+    sorry = "I am sorry. Perhaps one of these topics helps. You can also talk to a person."
+    expect(bot_says(page, said(settings, "fr", sorry))).to_be_visible(timeout=20_000)
+    expect(
+        page.get_by_role("button", name=said(settings, "fr", "Talk to a person")).last
+    ).to_be_visible()

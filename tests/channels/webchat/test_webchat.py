@@ -145,7 +145,7 @@ def test_starting_again_makes_a_new_visitor(web: TestClient) -> None:
 def test_the_terminal_chat_prints_answers_and_numbered_buttons(
     engine: Engine, settings: Settings, flows: FlowEngine
 ) -> None:
-    lines = iter([SAMPLES["en"]["question"], "1", "2"])
+    lines = iter([SAMPLES["en"]["question"], "1", "2", "3"])
     printed: list[str] = []
     clock = iter(MONDAY_MORNING + timedelta(minutes=n) for n in range(100))
 
@@ -161,5 +161,7 @@ def test_the_terminal_chat_prints_answers_and_numbered_buttons(
 
     assert "  [1] Yes, I agree" in printed
     assert printed.index("Did this help?") > printed.index("  [1] Yes, I agree")
-    assert printed[-2] == "I am sorry. I will ask a person of the Infolijn to help you."  # "2": no
-    assert printed[-1].startswith("A person of the Infolijn will answer you here")
+    sorry = "I am sorry. Perhaps one of these topics helps. You can also talk to a person."
+    assert printed.index(sorry) > printed.index("Did this help?")  # "2": no
+    assert printed[-2] == "  [3] Talk to a person"
+    assert printed[-1].startswith("A staff member will answer you here")  # "3"
