@@ -4,7 +4,6 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-export HELPLINE_DEMO ?= true
 
 .PHONY: run test check lint typecheck pytest catalogs catalogs-check migration clean console-catalogs fuzz
 
@@ -21,6 +20,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 ## run: install, migrate, load the demo, and serve on http://localhost:8000
+run: export HELPLINE_DEMO ?= true
 run: $(VENV)/.installed
 	$(BIN)/helpline db upgrade
 	$(BIN)/helpline demo

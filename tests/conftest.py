@@ -100,6 +100,7 @@ def settings(database_url: str) -> Settings:
         database_url=database_url,
         public_url="http://testserver",
         secret_key="test-secret-key",
+        demo=False,  # whatever the shell says (`make run` sets HELPLINE_DEMO): no fake details
     )
 
 
