@@ -47,6 +47,12 @@ def _contact_id(session: Session, settings: Settings, channel: str, address: str
     return contact.id
 
 
+def _audit(session: Session, action: audit.Action, contact_id: int) -> None:
+    """A data-subject request made by phone or e-mail: in the audit log, by no staff."""
+    detail = f"helpline contact {action.value}"
+    audit.record(session, action, staff_id=None, target=f"contact:{contact_id}", detail=detail)
+
+
 @contact_app.command("export")
 def export(channel: str = CHANNEL, address: str = ADDRESS) -> None:
     """Print everything kept about one person, as JSON."""
@@ -54,13 +60,7 @@ def export(channel: str = CHANNEL, address: str = ADDRESS) -> None:
     with db.session_scope(db.make_engine(settings.database_url)) as session:
         contact_id = _contact_id(session, settings, channel, address)
         exported = export_contact(session, settings, contact_id)
-        audit.record(
-            session,
-            audit.Action.export,
-            staff_id=None,
-            target=f"contact:{contact_id}",
-            detail="helpline contact export",
-        )
+        _audit(session, audit.Action.export, contact_id)
         typer.echo(json.dumps(exported, ensure_ascii=False))
 
 
@@ -76,12 +76,6 @@ def erase(
         contact_id = _contact_id(session, settings, channel, address)
         if not yes:
             typer.confirm("Erase everything kept about this person?", abort=True)
-        audit.record(
-            session,
-            audit.Action.erase,
-            staff_id=None,
-            target=f"contact:{contact_id}",
-            detail="helpline contact erase",
-        )
+        _audit(session, audit.Action.erase, contact_id)
         erase_contact(session, contact_id)
     typer.echo("erased")
