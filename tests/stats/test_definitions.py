@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -34,7 +35,9 @@ from bot.models import Contact, Conversation
 from bot.stats.exports import RECORD_COLUMNS, records_csv, report_csv
 from bot.stats.reports import Period, Report, build_report, report_json
 from tests.stats.helpers import BRUSSELS, chat
+from tests.stats.test_console import row_cells
 from tests.support.factories import add_staff
+from tests.support.staff import Staff
 
 MORNING = datetime(2025, 3, 4, 9, 0, tzinfo=UTC)  # a Tuesday, 10:00 in Brussels
 MINUTE = timedelta(minutes=1)
@@ -252,3 +255,32 @@ def test_stats_json_adds_chat_outcomes_and_the_first_staff_answer(
     assert figures["chat_outcomes"]["waiting"] == 2
     assert figures["chat_outcomes"]["abandoned"] == 1
     assert figures["first_staff_answer_median_s"] == 240
+
+
+def _figure(html: str, figure_id: str) -> str:
+    found = re.search(rf'<div[^>]*id="{figure_id}"[^>]*>(.*?)</div>', html, re.S)
+    assert found, f"no figure {figure_id}"
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", found.group(0))).strip()
+
+
+def test_the_page_shows_each_figure_with_its_definition(built: Built, alice: Staff) -> None:
+    page = alice.get("/console/stats?year=2025")
+
+    assert page.status_code == 200
+    expected = {
+        "chat-resolved_by_bot": ("1", "Closed without ever being handed to staff"),
+        "chat-answered_by_staff": ("1", "A staff member sent at least one message"),
+        "chat-waiting": ("2", "Handed to staff, not closed, and no staff message yet"),
+        "chat-abandoned": ("1", "Handed to staff, then closed without any staff message"),
+    }
+    for figure_id, (count, definition) in expected.items():
+        text = _figure(page.text, figure_id)
+        assert f" {count} " in f" {text} ", text
+        assert definition in text
+    times = _figure(page.text, "times")
+    assert "First staff answer, from the handoff: 4 minutes" in times
+    assert "The bot's first answer: 4 seconds" in times
+    assert row_cells(page.text, "outcome-no_reply") == ["0", "1", "1"]  # whatsapp, telegram
+    assert row_cells(page.text, "outcome-answered") == ["1", "0", "1"]
+    assert row_cells(page.text, "language-outcome-no_reply") == ["1", "0", "1"]  # ps, ar
+    assert row_cells(page.text, "line-bot")[-2] == "1"
