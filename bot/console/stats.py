@@ -84,7 +84,10 @@ CHAT_OUTCOMES = (
         N_("Not handed to staff and not closed yet."),
     ),
 )
-CLOSED_BY_BOT = N_("Closed by the bot (no message for a day)")
+OUTCOME_NAMES: dict[str, str] = {
+    **{str(outcome): label for outcome, label in OUTCOME_LABELS.items()},
+    "resolved_by_bot": N_("Closed by the bot (no message for a day)"),
+}
 Export = str | bytes | Iterator[str]  # a file in one piece, or lines to stream
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "xlsx": exports.XLSX_TYPE}
 
@@ -278,7 +281,7 @@ def stats_page(
         "first_day": format_date(period.start, "long", locale=locale),
         "last_day": format_date(period.end, "long", locale=locale),
         "chat_outcomes": CHAT_OUTCOMES,
-        "outcome_names": {**OUTCOME_LABELS, "resolved_by_bot": CLOSED_BY_BOT},
+        "outcome_names": OUTCOME_NAMES,
         "outcome_channels": sorted(
             report.outcomes_by_channel,
             key=lambda c: (CHAT_CHANNELS.index(c) if c in CHAT_CHANNELS else 99, c),
