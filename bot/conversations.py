@@ -11,7 +11,7 @@ without it.
 
 It also keeps every conversation's anonymous contact record in step, by
 construction: a flush that creates a conversation or changes what its record shows
-(owner, language, topic, urgency, times, assignee) updates the record in the same
+(owner, language, topic, urgency, times, assignee, outcome) updates the record in the same
 transaction (``bot.stats.records.sync_record``), so no code path can forget it.
 """
 
@@ -41,7 +41,9 @@ RECORDED = (
     "urgent",
     "opened_at",
     "first_response_at",
+    "bot_first_response_at",
     "closed_at",
+    "outcome",
     "claimed_at",
     "assignee_id",
     "queued_at",

@@ -232,7 +232,7 @@ def close(
 
 
 def record_staff_reply(session: Session, conversation: Conversation, now: datetime) -> None:
-    """Note the first staff answer (for the statistics' response time)."""
+    """Note the first message a staff member sent (the statistics' first staff answer)."""
     if conversation.first_response_at is None:
         conversation.first_response_at = now
     conversation.last_message_at = now

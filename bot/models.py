@@ -140,7 +140,12 @@ class Conversation(SQLModel, table=True):
     opened_at: datetime = Field(default_factory=utcnow)
     queued_at: datetime | None = None
     claimed_at: datetime | None = None
-    first_response_at: datetime | None = None
+    first_response_at: datetime | None = Field(
+        default=None, description="the first message a staff member sent (never the bot's)"
+    )
+    bot_first_response_at: datetime | None = Field(
+        default=None, description="the bot's first reply"
+    )
     closed_at: datetime | None = None
     last_message_at: datetime = Field(default_factory=utcnow)
     after_hours_notice_at: datetime | None = None
@@ -221,20 +226,42 @@ class ContactRecord(SQLModel, table=True):
             "minutes",
             "participants",
         ),
-        Index("ix_contact_record_language", "language", "handled_by", "started_at"),
-        Index("ix_contact_record_topic", "topic", "handled_by", "started_at"),
+        Index("ix_contact_record_language", "language", "handled_by", "handed_off", "started_at"),
+        Index("ix_contact_record_topic", "topic", "handled_by", "handed_off", "started_at"),
+        Index(
+            "ix_contact_record_times",
+            "started_at",
+            "channel",
+            "handed_off_at",
+            "first_response_at",
+            "bot_first_response_at",
+        ),
+        Index("ix_contact_record_outcome", "started_at", "outcome", "channel", "language"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=20)
     language: str | None = Field(default=None, max_length=8)
     topic: str | None = Field(default=None, max_length=64)
-    handled_by: str = Field(default=HandledBy.bot, max_length=8)
+    handled_by: str = Field(
+        default=HandledBy.bot,
+        max_length=8,
+        description="staff: a staff member answered (for a chat: sent a message); else bot",
+    )
     handed_off: bool = Field(default=False, description="the bot moved it to the staff queue")
     urgent: bool = False
     started_at: datetime = Field(default_factory=utcnow)
-    first_response_at: datetime | None = None
+    handed_off_at: datetime | None = Field(default=None, description="first put in the queue")
+    first_response_at: datetime | None = Field(
+        default=None, description="a chat's first staff message"
+    )
+    bot_first_response_at: datetime | None = Field(
+        default=None, description="a chat's first bot reply"
+    )
     closed_at: datetime | None = None
+    outcome: str | None = Field(
+        default=None, max_length=32, description="how it was closed (staff's choice, or the bot)"
+    )
     minutes: int | None = None
     participants: int | None = None
     place: str | None = Field(default=None, max_length=120)

@@ -139,6 +139,11 @@ def test_claim_gives_the_conversation_to_the_staff_member(
         )
         assert handoff.claim(session, conversation.id, other.id, OPEN) is None
         record = session.exec(select(ContactRecord)).one()
+        # Taking it is not answering it: staff handled it once they write (docs/statistics.md).
+        assert (record.handled_by, record.handed_off, record.staff_id) == ("bot", True, staff.id)
+        handoff.record_staff_reply(session, claimed, OPEN + timedelta(minutes=1))
+        session.commit()
+        session.refresh(record)
         assert record.handled_by == "staff"
 
 

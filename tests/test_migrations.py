@@ -55,3 +55,64 @@ def test_a_database_at_the_first_release_upgrades_and_keeps_its_staff(tmp_path: 
         assert db.current_revision(engine) == db.head_revision()
     finally:
         engine.dispose()
+
+
+def test_0004_recomputes_the_statistics_from_the_messages(tmp_path: Path) -> None:
+    """The bot's reply no longer counts as the first staff answer; a conversation taken
+    but not answered is not handled by staff; the handoff time and outcome are copied."""
+    url = f"sqlite:///{tmp_path / 'release-0003.db'}"
+    db.upgrade(url, "0003")
+    engine = db.make_engine(url)
+    rows = [
+        "INSERT INTO contact (id, channel, address_hash, address_enc, language_chosen, flow_data,"
+        " blocked, created_at) VALUES (1, 'telegram', 'h', 'e', 0, '{}', 0, '2025-03-04 09:00:00')",
+        *(
+            "INSERT INTO conversation (id, contact_id, channel, owner, urgent, opened_at,"
+            " last_message_at, queued_at, claimed_at, first_response_at, outcome)"
+            f" VALUES ({id_}, 1, 'telegram', '{owner}', 0, '2025-03-04 09:00:00',"
+            " '2025-03-04 09:20:00', '2025-03-04 09:01:00', '2025-03-04 09:02:00',"
+            f" '2025-03-04 09:00:04', {outcome})"
+            for id_, owner, outcome in ((1, "closed", "'answered'"), (2, "staff", "NULL"))
+        ),
+        *(
+            "INSERT INTO message (conversation_id, channel, direction, sender, status, attempts,"
+            f" created_at) VALUES ({id_}, 'telegram', 'out', '{sender}', 'sent', 0, '{at}')"
+            for id_, sender, at in (
+                (1, "bot", "2025-03-04 09:00:04"),
+                (1, "staff", "2025-03-04 09:05:00"),
+                (2, "bot", "2025-03-04 09:00:04"),
+            )
+        ),
+        *(
+            "INSERT INTO contact_record (conversation_id, channel, handled_by, handed_off, urgent,"
+            " started_at, first_response_at, source, created_at) VALUES"
+            f" ({id_}, 'telegram', 'staff', 1, 0, '2025-03-04 09:00:00', '2025-03-04 09:00:04',"
+            " 'live', '2025-03-04 09:00:00')"
+            for id_ in (1, 2)
+        ),
+    ]
+    try:
+        with engine.begin() as conn:
+            for row in rows:
+                conn.execute(text(row))
+        db.upgrade(url)
+        with engine.connect() as conn:
+            records = conn.execute(
+                text(
+                    "SELECT conversation_id, handled_by, handed_off_at, first_response_at,"
+                    " bot_first_response_at, outcome FROM contact_record ORDER BY conversation_id"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    assert [tuple(c[:19] if isinstance(c, str) else c for c in row) for row in records] == [
+        (
+            1,
+            "staff",
+            "2025-03-04 09:01:00",
+            "2025-03-04 09:05:00",
+            "2025-03-04 09:00:04",
+            "answered",
+        ),
+        (2, "bot", "2025-03-04 09:01:00", None, "2025-03-04 09:00:04", None),
+    ]

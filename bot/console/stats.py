@@ -26,6 +26,7 @@ from bot.config import Settings
 from bot.console import log_contact
 from bot.console.auth import CurrentStaff
 from bot.console.canned import knowledge, reference_language
+from bot.console.conversation import OUTCOME_LABELS
 from bot.console.i18n import N_
 from bot.console.routing import console_router
 from bot.console.templating import console_locale, render, translator
@@ -51,6 +52,41 @@ CHANNEL_NAMES = {
     "phone": N_("Phone calls"),
     "email": N_("E-mails"),
     "qa_session": N_("Q&A sessions"),
+}
+# Where the period's chats stand (docs/statistics.md): (key, label, definition).
+CHAT_OUTCOMES = (
+    (
+        "resolved_by_bot",
+        N_("Resolved by the bot"),
+        N_("Closed without ever being handed to staff."),
+    ),
+    (
+        "answered_by_staff",
+        N_("Answered by staff"),
+        N_("A staff member sent at least one message (taking a conversation is not answering it)."),
+    ),
+    (
+        "waiting",
+        N_("Waiting for staff"),
+        N_(
+            "Handed to staff, not closed, and no staff message yet: in the queue, or taken "
+            "by someone who has not written yet."
+        ),
+    ),
+    (
+        "abandoned",
+        N_("Abandoned"),
+        N_("Handed to staff, then closed without any staff message."),
+    ),
+    (
+        "with_bot",
+        N_("Still with the bot"),
+        N_("Not handed to staff and not closed yet."),
+    ),
+)
+OUTCOME_NAMES: dict[str, str] = {
+    **{str(outcome): label for outcome, label in OUTCOME_LABELS.items()},
+    "resolved_by_bot": N_("Closed by the bot (no message for a day)"),
 }
 Export = str | bytes | Iterator[str]  # a file in one piece, or lines to stream
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "xlsx": exports.XLSX_TYPE}
@@ -244,6 +280,12 @@ def stats_page(
         "unknown": UNKNOWN,
         "first_day": format_date(period.start, "long", locale=locale),
         "last_day": format_date(period.end, "long", locale=locale),
+        "chat_outcomes": CHAT_OUTCOMES,
+        "outcome_names": OUTCOME_NAMES,
+        "outcome_channels": sorted(
+            report.outcomes_by_channel,
+            key=lambda c: (CHAT_CHANNELS.index(c) if c in CHAT_CHANNELS else 99, c),
+        ),
         "year_choice": period.start.year,
         "month_choice": f"{period.start:%Y-%m}",
     }

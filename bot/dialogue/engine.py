@@ -417,7 +417,10 @@ class Run:
             settings=self.engine.settings,
         )
         self.conversation.last_message_at = self.now
-        self.conversation.first_response_at = self.conversation.first_response_at or self.now
+        # The bot's own figure: ``first_response_at`` is the first staff message's.
+        self.conversation.bot_first_response_at = (
+            self.conversation.bot_first_response_at or self.now
+        )
         return message
 
     # -- state kept between turns --

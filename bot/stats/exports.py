@@ -28,7 +28,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
-from bot.models import ContactRecord
+from bot.models import ContactRecord, HandledBy
 from bot.stats.reports import CHAT_CHANNELS, Period, Report
 
 Cell = str | int | float | datetime | None
@@ -49,9 +49,21 @@ RECORD_COLUMNS = (
     "participants",
     "place",
     "source",
+    # added with the definitions of docs/statistics.md (the columns above keep their place)
+    "first_staff_answer_seconds",  # handoff -> first staff message
+    "bot_first_answer_seconds",  # start -> the bot's first reply
+    "outcome",  # chosen at closing (staff), or resolved_by_bot (the idle close)
+    "chat_outcome",  # where a chat stands now: resolved_by_bot, answered_by_staff, ...
 )
-# What the columns above are computed from: two durations come from their end times.
-COMPUTED_FROM = {"first_response_seconds": "first_response_at", "resolution_seconds": "closed_at"}
+# What the columns above are read from (durations from their end times; ``handed_off_at``
+# and ``bot_first_response_at`` stand in the places of the durations computed from them).
+COMPUTED_FROM = {
+    "first_response_seconds": "first_response_at",
+    "resolution_seconds": "closed_at",
+    "first_staff_answer_seconds": "handed_off_at",
+    "bot_first_answer_seconds": "bot_first_response_at",
+    "chat_outcome": "id",
+}
 RECORD_FIELDS = tuple(COMPUTED_FROM.get(column, column) for column in RECORD_COLUMNS)
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -113,6 +125,19 @@ def report_rows(report: Report) -> list[list[Cell]]:
         single("by_language", key, split.total)
     for key, split in report.by_topic.items():
         single("by_topic", key, split.total)
+    # Added with the definitions of docs/statistics.md, after the rows above.
+    for name, count in vars(report.chat_outcomes).items():
+        single("chat_outcomes", name, count)
+    single("times", "median_first_staff_answer_seconds", report.median_first_response)
+    single("times", "median_bot_first_answer_seconds", report.median_bot_first_answer)
+    for name, count in report.outcomes.items():
+        single("outcomes", name, count)
+    for key, counts in report.outcomes_by_channel.items():
+        for name, count in counts.items():
+            single("outcomes:channel", f"{key}:{name}", count)
+    for key, counts in report.outcomes_by_language.items():
+        for name, count in counts.items():
+            single("outcomes:language", f"{key}:{name}", count)
     return rows
 
 
@@ -133,9 +158,19 @@ def report_xlsx(report: Report) -> bytes:
         sheet.append(_xlsx_row(sheet, row))
     for title, counts in (("Languages", report.by_language), ("Topics", report.by_topic)):
         split_sheet = workbook.create_sheet(title)
-        split_sheet.append([title.lower()[:-1], "staff", "bot", "total"])
+        split_sheet.append([title.lower()[:-1], "staff", "bot", "total", "unanswered"])
         for key, split in counts.items():
-            split_sheet.append(_xlsx_row(split_sheet, [key, split.staff, split.bot, split.total]))
+            cells: list[Cell] = [key, split.staff, split.bot, split.total, split.unanswered]
+            split_sheet.append(_xlsx_row(split_sheet, cells))
+    outcomes = workbook.create_sheet("Outcomes")
+    outcomes.append(["by", "key", "outcome", "conversations"])
+    for by, groups in (
+        ("channel", report.outcomes_by_channel),
+        ("language", report.outcomes_by_language),
+    ):
+        for key, chosen in groups.items():
+            for name, count in chosen.items():
+                outcomes.append(_xlsx_row(outcomes, [by, key, name, count]))
     return _save(workbook)
 
 
@@ -150,7 +185,8 @@ def record_rows(session: Session, period: Period, tz: ZoneInfo) -> Iterator[tupl
     )
     for row in session.execute(query):
         (id_, started, channel, language, topic, handled_by, handed_off, urgent) = row[:8]
-        first_response, closed, minutes, participants, place, source = row[8:]
+        first_response, closed, minutes, participants, place, source = row[8:14]
+        handed_off_at, bot_first, outcome = row[14:17]
         yield (
             id_,
             started.astimezone(tz).replace(tzinfo=None),
@@ -166,7 +202,24 @@ def record_rows(session: Session, period: Period, tz: ZoneInfo) -> Iterator[tupl
             participants,
             place,
             source,
+            _seconds(handed_off_at, first_response) if handed_off_at else None,
+            _seconds(started, bot_first),
+            outcome,
+            chat_outcome(channel, handled_by, bool(handed_off), closed is not None, source),
         )
+
+
+def chat_outcome(
+    channel: str, handled_by: str, handed_off: bool, closed: bool, source: str
+) -> str | None:
+    """Where one chat stands (docs/statistics.md); None for other channels."""
+    if channel not in CHAT_CHANNELS:
+        return None
+    if handled_by == HandledBy.staff:
+        return "answered_by_staff"
+    if handed_off:
+        return "abandoned" if closed else "waiting"
+    return "resolved_by_bot" if closed or source == "import" else "with_bot"
 
 
 def _seconds(start: datetime, end: datetime | None) -> int | None:

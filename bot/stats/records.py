@@ -56,17 +56,22 @@ def sync_record(session: Session, conversation: Conversation) -> ContactRecord:
     record.topic = conversation.topic
     record.urgent = conversation.urgent
     record.started_at = conversation.opened_at
-    record.first_response_at = conversation.first_response_at
+    record.first_response_at = conversation.first_response_at  # the first staff message
+    record.bot_first_response_at = conversation.bot_first_response_at
     record.closed_at = conversation.closed_at
+    record.outcome = conversation.outcome
     staff_involved = conversation.claimed_at is not None or conversation.assignee_id is not None
     # Sticky: a conversation the bot handed over stays "handed off" even if staff
-    # later give it back to the bot or close it.
+    # later give it back to the bot or close it; its handoff time is the first one.
     record.handed_off = record.handed_off or staff_involved or conversation.queued_at is not None
-    if staff_involved or record.handled_by == HandledBy.staff:
+    if record.handed_off and record.handed_off_at is None:
+        record.handed_off_at = conversation.queued_at or conversation.claimed_at
+    # Answered by staff: a staff member wrote in it (taking it is not answering it).
+    if conversation.first_response_at is not None:
         record.handled_by = HandledBy.staff
-        record.staff_id = conversation.assignee_id or record.staff_id
     else:
         record.handled_by = HandledBy.bot
+    record.staff_id = conversation.assignee_id or record.staff_id
     session.add(record)
     return record
 

@@ -1,14 +1,18 @@
 """The Infolijn's figures for a year, a month or any range of days.
 
-Everything is counted from contact records (never from messages) by five grouped
+Everything is counted from contact records (never from messages) by grouped
 aggregate queries that read the covering indexes declared on ``ContactRecord`` and
-never the table: one for the monthly table, the bot's work and the Q&A sessions,
-one each for languages and topics, one per median. A report therefore costs the
+never the table: one for the monthly table, the bot's work, where the chats stand and
+the Q&A sessions, one each for languages, topics and outcomes, and a count and a
+median for each response time. A report therefore costs the
 same whether the conversations behind it still exist or not (``bench/stats.py``:
 about 0.15 s for a year of 100,000 records on SQLite).
 
-"Staff" counts what staff handled, as the annual report does; the bot's line counts
-chat conversations it took part in: resolved alone, or handed to the staff queue.
+"Staff" counts what staff answered, as the annual report does (a chat once a staff
+member wrote in it: taking it is not answering it); the bot's line counts the chats
+never handed to staff. Every chat of the period stands in one of five places
+(``ChatOutcomes``): resolved by the bot, answered by staff, waiting, abandoned, or
+still with the bot. The definitions are in docs/statistics.md.
 
 Months are calendar months in the helpline's time zone (``HELPLINE_TIMEZONE``): a
 call at 00:30 on 1 March in Brussels belongs to March, whatever UTC says. The
@@ -127,6 +131,25 @@ class BotWork:
 
 
 @dataclass(frozen=True)
+class ChatOutcomes:
+    """The period's chat conversations by where they stand now (docs/statistics.md)."""
+
+    resolved_by_bot: int = 0  # closed, never handed to staff
+    answered_by_staff: int = 0  # a staff member sent at least one message
+    waiting: int = 0  # handed to staff, not closed, no staff message yet (queued or taken)
+    abandoned: int = 0  # handed to staff, closed without any staff message
+    with_bot: int = 0  # still talking to the bot: not handed off, not closed
+
+    def as_json(self) -> dict[str, int]:
+        return {
+            "resolved_by_bot": self.resolved_by_bot,
+            "answered_by_staff": self.answered_by_staff,
+            "waiting": self.waiting,
+            "abandoned": self.abandoned,
+        }
+
+
+@dataclass(frozen=True)
 class QaSessions:
     sessions: int
     participants_total: int
@@ -139,14 +162,16 @@ class QaSessions:
 
 @dataclass(frozen=True)
 class Split:
-    """Contacts of one language or topic: handled by staff and by the bot alone."""
+    """Contacts of one language or topic: answered by staff, by the bot alone, and chats
+    handed to staff that no staff member answered (waiting or abandoned)."""
 
     staff: int = 0
     bot: int = 0
+    unanswered: int = 0
 
     @property
     def total(self) -> int:
-        return self.staff + self.bot
+        return self.staff + self.bot + self.unanswered
 
 
 @dataclass(frozen=True)
@@ -154,14 +179,19 @@ class Report:
     period: Period
     months: tuple[date, ...]
     staff: dict[str, Line]  # per channel, handled by staff (phone, whatsapp, ..., email)
-    bot: dict[str, Line]  # per chat channel, handled by the bot alone
+    bot: dict[str, Line]  # per chat channel, never handed to staff
     bot_work: BotWork
     qa: QaSessions
     minutes: dict[str, int]  # minutes logged per channel (phone calls, e-mails, sessions)
     by_language: dict[str, Split] = field(default_factory=dict)  # biggest first
     by_topic: dict[str, Split] = field(default_factory=dict)
-    median_first_response: float | None = None  # seconds to the first staff answer
-    median_resolution: float | None = None  # seconds to close a staff-handled chat
+    median_first_response: float | None = None  # seconds, handoff -> first staff message
+    median_resolution: float | None = None  # seconds to close a staff-answered chat
+    median_bot_first_answer: float | None = None  # seconds, start -> the bot's first reply
+    chat_outcomes: ChatOutcomes = field(default_factory=ChatOutcomes)
+    outcomes: dict[str, int] = field(default_factory=dict)  # chosen at closing, biggest first
+    outcomes_by_channel: dict[str, dict[str, int]] = field(default_factory=dict)
+    outcomes_by_language: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def line(self, name: str) -> Line:
         """``phone``, ``chat``, ``email``, ``total`` (staff), or one channel."""
@@ -188,13 +218,14 @@ def build_report(session: Session, period: Period, tz: ZoneInfo) -> Report:
     bot = {channel: [0] * months for channel in CHAT_CHANNELS}
     minutes: dict[str, int] = {}
     conversations = resolved = handed_off = 0
-    answered = closed_by_staff = 0  # how many durations each median is taken over
+    closed_by_staff = 0  # how many durations the resolution median is taken over
+    chat_outcomes: dict[str, int] = {}
     qa = QaSessions(0, 0, 0)
     for group in _groups(session, in_period, period.month_starts(tz)):
         minutes[group.channel] = minutes.get(group.channel, 0) + group.minutes
         if group.handled_by == HandledBy.staff and group.channel in staff:
             _add(staff[group.channel], group.per_month)
-        elif group.channel in bot:
+        elif group.channel in bot and not group.handed_off:
             _add(bot[group.channel], group.per_month)
         if group.channel == ContactChannel.qa_session:
             qa = QaSessions(
@@ -204,9 +235,10 @@ def build_report(session: Session, period: Period, tz: ZoneInfo) -> Report:
             )
         if group.channel not in CHAT_CHANNELS:
             continue
-        answered += group.answered
         if group.handled_by == HandledBy.staff:
             closed_by_staff += group.closed
+        for where, count in _chat_outcomes(group).items():
+            chat_outcomes[where] = chat_outcomes.get(where, 0) + count
         if group.source == "live" or group.handled_by == HandledBy.bot:
             conversations += group.count
             handed_off += group.count if group.handed_off else 0
@@ -226,15 +258,72 @@ def build_report(session: Session, period: Period, tz: ZoneInfo) -> Report:
         by_language=_split_by(session, ContactRecord.language, in_period),
         by_topic=_split_by(session, ContactRecord.topic, in_period),
         median_first_response=_median_seconds(
-            session, ContactRecord.first_response_at, chats, answered
+            session, ContactRecord.handed_off_at, ContactRecord.first_response_at, chats
         ),
         median_resolution=_median_seconds(
             session,
+            ContactRecord.started_at,
             ContactRecord.closed_at,
             [*chats, col(ContactRecord.handled_by) == HandledBy.staff],
             closed_by_staff,
         ),
+        median_bot_first_answer=_median_seconds(
+            session, ContactRecord.started_at, ContactRecord.bot_first_response_at, chats
+        ),
+        chat_outcomes=ChatOutcomes(**chat_outcomes),
+        **_outcomes(session, in_period),
     )
+
+
+def _chat_outcomes(group: _Group) -> dict[str, int]:
+    """Where a group of chats stands: the definitions of docs/statistics.md."""
+    if group.handled_by == HandledBy.staff:
+        return {"answered_by_staff": group.count}
+    if group.source == "import":  # history: the bot's, to the end
+        return {"resolved_by_bot": group.count}
+    if group.handed_off:
+        return {"abandoned": group.closed, "waiting": group.count - group.closed}
+    return {"resolved_by_bot": group.closed, "with_bot": group.count - group.closed}
+
+
+def _outcomes(session: Session, in_period: list[Any]) -> dict[str, Any]:
+    """The outcomes chosen at closing: in all, per channel and per language."""
+    outcome, channel, language = (
+        col(ContactRecord.outcome),
+        col(ContactRecord.channel),
+        col(ContactRecord.language),
+    )
+    query = (
+        select(outcome, channel, language, func.count())
+        .where(*in_period, outcome.is_not(None))
+        .group_by(outcome, channel, language)
+    )
+    total: dict[str, int] = {}
+    by_channel: dict[str, dict[str, int]] = {}
+    by_language: dict[str, dict[str, int]] = {}
+    for name, kind, lang, count in session.execute(query).all():
+        for counts in (
+            total,
+            by_channel.setdefault(kind, {}),
+            by_language.setdefault(lang or UNKNOWN, {}),
+        ):
+            counts[name] = counts.get(name, 0) + count
+    return {
+        "outcomes": _biggest_first(total),
+        "outcomes_by_channel": {
+            key: _biggest_first(value) for key, value in sorted(by_channel.items())
+        },
+        "outcomes_by_language": {
+            key: _biggest_first(value)
+            for key, value in sorted(
+                by_language.items(), key=lambda item: (-sum(item[1].values()), item[0])
+            )
+        },
+    }
+
+
+def _biggest_first(counts: dict[str, int]) -> dict[str, int]:
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 def _add(counts: list[int], more: list[int]) -> None:
@@ -253,7 +342,6 @@ class _Group:
     count: int
     per_month: list[int]
     closed: int
-    answered: int  # with a first staff answer
     minutes: int
     participants: int
     biggest: int
@@ -281,7 +369,6 @@ def _groups(session: Session, in_period: list[Any], month_starts: list[datetime]
             *kind,
             func.count(),
             func.count(col(ContactRecord.closed_at)),
-            func.count(col(ContactRecord.first_response_at)),
             func.coalesce(func.sum(ContactRecord.minutes), 0),
             func.coalesce(func.sum(ContactRecord.participants), 0),
             func.coalesce(func.max(ContactRecord.participants), 0),
@@ -298,8 +385,8 @@ def _groups(session: Session, in_period: list[Any], month_starts: list[datetime]
     )
     groups = []
     for row in session.execute(query):
-        channel, handled_by, handed_off, source, count, closed, answered = row[:7]
-        spent, people, biggest, *before = (int(value or 0) for value in row[7:])
+        channel, handled_by, handed_off, source, count, closed = row[:6]
+        spent, people, biggest, *before = (int(value or 0) for value in row[6:])
         cumulative = [*before, count]
         per_month = [cumulative[0]] + [b - a for a, b in itertools.pairwise(cumulative)]
         groups.append(
@@ -311,7 +398,6 @@ def _groups(session: Session, in_period: list[Any], month_starts: list[datetime]
                 count=count,
                 per_month=per_month,
                 closed=closed,
-                answered=answered,
                 minutes=spent,
                 participants=people,
                 biggest=biggest,
@@ -322,26 +408,30 @@ def _groups(session: Session, in_period: list[Any], month_starts: list[datetime]
 
 def _split_by(session: Session, column: Any, in_period: list[Any]) -> dict[str, Split]:
     counts: dict[str, Split] = {}
-    query = (
-        select(column, col(ContactRecord.handled_by), func.count())
-        .where(*in_period)
-        .group_by(column, col(ContactRecord.handled_by))
-    )
+    kind = (col(ContactRecord.handled_by), col(ContactRecord.handed_off))
+    query = select(column, *kind, func.count()).where(*in_period).group_by(column, *kind)
     rows = session.execute(query).all()
-    for key, handled_by, count in rows:
+    for key, handled_by, handed_off, count in rows:
         name = key or UNKNOWN
         split = counts.get(name, Split())
         if handled_by == HandledBy.staff:
-            counts[name] = Split(split.staff + count, split.bot)
+            counts[name] = Split(split.staff + count, split.bot, split.unanswered)
+        elif handed_off:
+            counts[name] = Split(split.staff, split.bot, split.unanswered + count)
         else:
-            counts[name] = Split(split.staff, split.bot + count)
+            counts[name] = Split(split.staff, split.bot + count, split.unanswered)
     return dict(sorted(counts.items(), key=lambda item: (-item[1].total, item[0])))
 
 
-def _median_seconds(session: Session, until: Any, where: list[Any], count: int) -> float | None:
-    """The median of ``until - started_at`` over ``count`` matching records, in the database."""
-    duration = _seconds_between(session, col(ContactRecord.started_at), col(until))
-    where = [*where, col(until).is_not(None)]
+def _median_seconds(
+    session: Session, since: Any, until: Any, where: list[Any], count: int | None = None
+) -> float | None:
+    """The median of ``until - since`` over the matching records that have both, in the
+    database; ``count`` is how many those are, when the caller knows."""
+    duration = _seconds_between(session, col(since), col(until))
+    where = [*where, col(since).is_not(None), col(until).is_not(None)]
+    if count is None:
+        count = session.scalars(select(func.count()).select_from(ContactRecord).where(*where)).one()
     if not count:
         return None
     query = (
@@ -396,4 +486,6 @@ def report_json(report: Report) -> dict[str, Any]:
         },
         "by_language": {key: split.total for key, split in report.by_language.items()},
         "by_topic": {key: split.total for key, split in report.by_topic.items()},
+        "chat_outcomes": report.chat_outcomes.as_json(),
+        "first_staff_answer_median_s": report.median_first_response,
     }

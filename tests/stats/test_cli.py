@@ -58,7 +58,16 @@ def test_stats_json_has_exactly_the_agreed_keys_and_the_2024_figures(
 
     figures = json.loads(run(helpline, "stats", "--year", "2024", "--json").output)
 
-    assert set(figures) == {"year", "staff", "bot", "qa_sessions", "by_language", "by_topic"}
+    assert set(figures) == {
+        "year",
+        "staff",
+        "bot",
+        "qa_sessions",
+        "by_language",
+        "by_topic",
+        "chat_outcomes",
+        "first_staff_answer_median_s",
+    }
     assert set(figures["staff"]) == {"phone", "chat", "email", "total"}
     assert set(figures["staff"]["phone"]) == {"total", "monthly_avg", "per_month"}
     assert set(figures["staff"]["chat"]) == {"total", "monthly_avg", "per_month", "by_channel"}
@@ -79,6 +88,13 @@ def test_stats_json_has_exactly_the_agreed_keys_and_the_2024_figures(
         "participants_max": 62,
     }
     assert figures["bot"] == {"conversations": 0, "resolved": 0, "handed_off": 0}
+    assert figures["chat_outcomes"] == {
+        "resolved_by_bot": 0,
+        "answered_by_staff": 660,  # the imported chats staff answered
+        "waiting": 0,
+        "abandoned": 0,
+    }
+    assert figures["first_staff_answer_median_s"] is None  # history has no times
     assert sum(figures["by_language"].values()) == 6389
     assert figures["by_topic"]["asylum.apply"] > 0
 

@@ -22,8 +22,14 @@ def test_a_conversation_has_one_anonymous_record_that_follows_it(
         conversation.claimed_at = utcnow()
         sync_record(session, conversation)
         session.commit()
+        taken = session.exec(select(ContactRecord)).one().handled_by
+
+        conversation.first_response_at = utcnow()  # a staff member wrote
+        sync_record(session, conversation)
+        session.commit()
 
         records = session.exec(select(ContactRecord)).all()
+    assert taken == "bot"  # taking a conversation is not answering it
     assert len(records) == 1
     assert records[0].channel == "telegram"
     assert records[0].language == "ps"
