@@ -433,14 +433,14 @@ def _honour_erasure(
     held = "in the queue" if conversation.owner == Owner.queue else "with staff"
     if conversation.assignee_id is not None:
         held += f" (staff:{conversation.assignee_id})"
+    buttons = _answerable_buttons(session, conversation)
     for message in messages:
-        buttons = _answerable_buttons(session, conversation)
-        typed = turns.typed_button(message.text, buttons)
-        payload = message.button or typed
+        payload = message.button or turns.typed_button(message.text, buttons)
         if not flows.flows.asks_to_erase(contact.flow, contact.flow_step, message.text, payload):
             continue
         turn = Turn(button=payload) if payload else Turn(text=message.text)
         flows.handle(session, conversation, contact, turn, now=now)
+        buttons = _answerable_buttons(session, conversation)  # the flow may have asked
         if conversation.outcome == ERASED:
             audit.record(
                 session,
@@ -457,11 +457,14 @@ def _answerable_buttons(session: Session, conversation: Conversation) -> list[di
     """The buttons a typed "1" or title presses while staff hold the conversation: those
     of the bot's question, unless staff have written since (then it answers them)."""
     newest = session.exec(
-        select(Message.sender)
+        select(Message.sender, Message.buttons)
         .where(
             Message.conversation_id == conversation.id,
             Message.direction == Direction.outbound,
         )
         .order_by(col(Message.id).desc())
     ).first()
-    return turns.last_buttons(session, conversation) if newest == Sender.bot else []
+    if newest is None:
+        return []
+    sender, buttons = newest
+    return list(buttons or []) if sender == Sender.bot else []
