@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from bot.config import LANGUAGES
+from bot.nlu.organisation import ANSWER_PLACEHOLDERS, placeholders
 from bot.nlu.text import normalize
 
 if TYPE_CHECKING:
@@ -31,8 +32,21 @@ FALLBACK_LANGUAGE = "en"
 MIN_EXAMPLES = 8
 MAX_TITLE = 40
 TOPIC_KEYS = frozenset(
-    {"id", "kind", "owner", "reviewed_on", "review_every", "sources", "related", "languages"}
+    {
+        "id",
+        "kind",
+        "owner",
+        "reviewed_on",
+        "review_every",
+        "review_note",
+        "sources",
+        "related",
+        "languages",
+        "language_differences",
+    }
 )
+# Not a topic: the organisation's own details (bot.nlu.organisation).
+ORGANISATION_FILE = "organisation.yaml"
 ANSWER_KEYS = frozenset({"title", "answer", "examples"})
 
 
@@ -201,6 +215,8 @@ def _read(path: Path) -> tuple[dict[str, Topic], list[str]]:
     if not path.is_dir():
         return topics, [f"{path}: not a directory"]
     for file in sorted(path.glob("*.yaml")):
+        if file.name == ORGANISATION_FILE:
+            continue
         try:
             raw = read_yaml(file.read_text(encoding="utf-8"))
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
@@ -239,6 +255,12 @@ def get_knowledge(settings: Settings) -> KnowledgeBase:
 
 
 # --- the editor's checks -------------------------------------------------------------
+
+
+def is_urgent_kind_answer(topic: Topic) -> bool:
+    """``urgent.<kind>``: the urgent answer for one kind of emergency, chosen by the
+    urgent rules (``bot.nlu.urgent``), so it needs no examples of its own."""
+    return topic.kind == "urgent" and topic.id.startswith("urgent.")
 
 
 def shared_topics_file(path: Path) -> Path:
@@ -284,7 +306,9 @@ def validate(
                 )
             if not answer.answer:
                 errors.append(f"{topic.id}.{lang}: empty answer")
-            if len(answer.examples) < MIN_EXAMPLES:
+            for name in sorted(set(placeholders(answer.answer)) - ANSWER_PLACEHOLDERS):
+                errors.append(f"{topic.id}.{lang}: unknown placeholder {{{name}}} in the answer")
+            if len(answer.examples) < MIN_EXAMPLES and not is_urgent_kind_answer(topic):
                 errors.append(
                     f"{topic.id}.{lang}: {len(answer.examples)} examples, "
                     f"at least {MIN_EXAMPLES} needed"
