@@ -35,6 +35,12 @@ class Match:
     # When urgent: the kind of emergency whose specialised answer to give
     # (``urgent.<kind>`` in the knowledge base; None: the general one).
     urgent_kind: str | None = None
+    # Abstained because only staff can answer: one person's own file or a named third
+    # person ("is my brother still in the centre in X"); the bot says it cannot see files.
+    staff_only: bool = False
+    # Not an emergency answer, but a person may be at risk (an adult sleeping outside
+    # tonight, a message that reads a little like an emergency): staff see it first.
+    at_risk: bool = False
 
 
 class Matcher(Protocol):
