@@ -378,6 +378,23 @@ RULES: list[tuple[str, Rule, str | None]] = [
         r"|نه پرېږدی|نه پریږدی|نمی ?(گذارد|ماند|مانه) .{0,20}بیرون|\bnamezara\b",
         None,
     ),
+    (
+        # Someone else keeps the passport, and the work is unpaid or leaving is threatened.
+        "trafficking",
+        (
+            r"\b(keeps|kept|has|holds|took|takes|taken) (my|our|her|his) (passport|papers|id)"
+            r"|\b(houdt|hield|heeft|pakte) (mijn|ons|haar|zijn) (paspoort|papieren)"
+            r"|\b(garde|gardent|a pris|ont pris|confisque) (mon|notre|son) (passeport|papiers)"
+            r"|(трима|трымает|держит|забрав|забрал)\w* (мій|мой|наш|її|ее) паспорт"
+            r"|پاسپورټ\w* (زما|مې|می).{0,15}(ساتی|اخیستی)|پاسپورت(م| مرا| من).{0,15}(نگه|گرفته)"
+            r"|(tabletk|pasport|passport|paspoort|passeport|pasaport)\w* .{0,20}(negah|satay)",
+            r"\b(no money|not paid|without pay|no pay|no salary|geen geld|niet betaald|zonder loon"
+            r"|pas paye|sans salaire|pas d argent|без грошей|без денег|не платит|не плат"
+            r"|پیسې نه|پول نمی|پول نه|if i leave|als ik weg|si je pars|якщо я піду|если я уйду"
+            r"|که لاړ شم|اگر بروم|kill|doden|tuer|вб|уб)",
+        ),
+        None,
+    ),
     # --- explicit calls for emergency help ----------------------------------------------
     (
         "emergency",
