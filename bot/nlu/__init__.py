@@ -38,9 +38,10 @@ class Match:
     # Abstained because only staff can answer: one person's own file or a named third
     # person ("is my brother still in the centre in X"); the bot says it cannot see files.
     staff_only: bool = False
-    # Not an emergency answer, but a person may be at risk (an adult sleeping outside
-    # tonight, a message that reads a little like an emergency): staff see it first.
-    at_risk: bool = False
+    # Not an emergency answer, but a person may be at risk, and staff see it first:
+    # "sleeping_outside" (an adult with nowhere to sleep) or "possible_emergency" (reads a
+    # little like an emergency; the answer reminds of the emergency number).
+    at_risk: str | None = None
 
 
 class Matcher(Protocol):

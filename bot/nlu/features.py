@@ -31,8 +31,10 @@ WORD_WEIGHT = 1.0
 # script or in Latin letters ("زما" ~ "zama" -> "zm"). Vowels are left out (Arabic
 # script does not write most of them, transliterations disagree about them) and the
 # sounds transliterations spell in two letters become one.
-_DIGRAPHS = (("shch", "s"), ("kh", "h"), ("zh", "z"), ("sh", "s"), ("ch", "c"), ("ts", "c"))
-_DIGRAPHS += (("gh", "g"), ("th", "t"), ("ph", "f"), ("ck", "k"), ("q", "k"), ("x", "ks"))
+_DIGRAPHS: tuple[tuple[str, str], ...] = (
+    *(("shch", "s"), ("kh", "h"), ("zh", "z"), ("sh", "s"), ("ch", "c"), ("ts", "c")),
+    *(("gh", "g"), ("th", "t"), ("ph", "f"), ("ck", "k"), ("q", "k"), ("x", "ks")),
+)
 _SKELETON = str.maketrans(
     {
         **dict.fromkeys("aeiouyjw", ""),

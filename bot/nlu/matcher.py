@@ -179,7 +179,7 @@ class Matcher:
             candidates: tuple[str, ...],
             *,
             staff_only: bool = False,
-            at_risk: bool = False,
+            at_risk: str | None = None,
         ) -> Match:
             urgent = topic == URGENT
             return Match(
@@ -192,7 +192,7 @@ class Matcher:
                 candidates=candidates,
                 urgent_kind=urgent_kind(normalized) if urgent else None,
                 staff_only=staff_only,
-                at_risk=at_risk and not urgent,
+                at_risk=None if urgent else at_risk,
             )
 
         scores = self.classifier.scores(self.vectorizer.vector(normalized_terms(normalized)))
@@ -202,13 +202,13 @@ class Matcher:
             return result(URGENT, 1.0, candidates)
 
         limits = self.thresholds
-        at_risk = bool(find_at_risk_normalized(normalized))
+        at_risk = "sleeping_outside" if find_at_risk_normalized(normalized) else None
         if self.labels[order[0]] == URGENT:
             if _confidence(float(scores[order[0]]), limits) >= limits.urgent_confidence:
                 return result(URGENT, 1.0, candidates)
             # Reads a little like an emergency: answered by what else it is about, and
             # staff see it first.
-            at_risk, order = True, order[1:]
+            at_risk, order = "possible_emergency", order[1:]
         best, runner_up = (float(scores[i]) for i in order[:2])
         label = self.labels[order[0]]
         confidence = _confidence(best, limits)
