@@ -479,7 +479,7 @@ _KIND_PATTERNS = [
         r"\b(slaat|sloeg|schopt|bedreigt|mishandelt)"
         r"|\b(mon|son) (mari|ex|copain|compagnon|conjoint)\b.{0,20}"
         r"\b(me|la|nous) (frappe|bat|menace)|\bil me bat\b"
-        r"|(чоловік|муж|партнер)\w*.{0,20}(б.є|бьет|бьёт|побив|побил|вдарив|ударил|погрожу|угрожа)"
+        r"|(чоловік|муж|партнер)\w*.{0,20}(б.?є|бьет|бьёт|побив|побил|вдарив|ударил|погрожу|угрожа)"
         r"|(مېړه|میړه|خاوند).{0,20}(وهی|ووهل|گواښ)|(شوهر|شوهرم).{0,20}(می ?زن|لت|زد|تهدید)"
         r"|(meera|mera|khawand|shohar\w*) .{0,12}(wahi|mezan|mizana|lat)",
     ),
