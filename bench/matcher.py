@@ -17,8 +17,9 @@ Reported per set, per language and overall: top-1 accuracy (abstaining on a null
 counts as correct; a child topic's answer counts for its parent), urgent recall, the
 share of null items answered with a topic, urgent false alarms, language accuracy,
 per-message latency p50/p99 (after one warm-up call, three passes over the set; wall
-clock, and CPU time, which does not depend on what else the machine runs), load time and memory (RSS once loaded, and the peak). Then the time ``helpline match``
-takes to answer its first line, with the model cached under var/.
+clock, and CPU time, which does not depend on what else the machine runs), load time
+and memory (RSS once loaded, and the peak). Then the time ``helpline match`` takes to
+answer its first line, with the model cached under var/.
 """
 
 from __future__ import annotations
