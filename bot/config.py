@@ -45,6 +45,11 @@ DEMO_ORGANISATION = {
     "org_name": "Demo Helpline (example)",
     "org_phone": "+32 000 00 00 00 (demo)",
     "org_email": "helpline@example.org",
+    "org_whatsapp": "+32 000 00 00 01 (demo)",
+    "org_telegram": "@demo_helpline_example",
+    "org_website": "https://helpline.example.org",
+    "legal_helpdesk_days": "Mon, Wed, Fri 13:30-16:30 (demo)",
+    "legal_helpdesk_address": "Example Street 1, 1000 Brussels (demo)",
 }
 
 
@@ -181,6 +186,11 @@ class Settings(BaseSettings):
     org_name: str = Field(default="", description="e.g. Vluchtelingenwerk Vlaanderen")
     org_phone: str = Field(default="", description="the phone number people can call instead")
     org_email: str = Field(default="", description="the e-mail address people can write to")
+    org_whatsapp: str = Field(default="", description="the WhatsApp number people can write to")
+    org_telegram: str = Field(default="", description="the Telegram handle, e.g. @helpline")
+    org_website: str = Field(default="", description="the organisation's website")
+    legal_helpdesk_days: str = Field(default="", description="when the legal helpdesk is open")
+    legal_helpdesk_address: str = Field(default="", description="where the legal helpdesk is")
 
     # Privacy
     retention_days: int = 90
@@ -245,16 +255,22 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, FileSecretsSource(settings_cls), dotenv_settings)
 
+    def organisation_details(self, lang: str | None = None) -> dict[str, str]:
+        """The organisation's details that are configured, for answers and flow texts
+        (``{org_phone}``): these settings over ``knowledge/organisation.yaml``; with
+        ``HELPLINE_DEMO`` the demo's clearly fake values fill the gaps."""
+        from bot.nlu.organisation import organisation_values
+
+        overrides = {name: str(getattr(self, name)) for name in DEMO_ORGANISATION}
+        details = organisation_values(self.knowledge_dir, overrides, lang)
+        if self.demo:
+            details = {**DEMO_ORGANISATION, **details}
+        return details
+
     @property
     def organisation(self) -> dict[str, str]:
-        """The organisation's details that are set (``org_name``, ``org_phone``,
-        ``org_email``), for the flows' texts; the demo's fake ones stand in with
-        ``HELPLINE_DEMO`` for any not set."""
-        details = {"org_name": self.org_name, "org_phone": self.org_phone}
-        details["org_email"] = self.org_email
-        if self.demo:
-            details = {key: value or DEMO_ORGANISATION[key] for key, value in details.items()}
-        return {key: value.strip() for key, value in details.items() if value.strip()}
+        """``organisation_details`` in no particular language (the flows' texts)."""
+        return self.organisation_details()
 
     @property
     def is_sqlite(self) -> bool:

@@ -20,6 +20,8 @@ from bot.config import Settings
 from bot.console.accounts import create_staff
 from bot.console.auth import find_staff
 from bot.conversations import find_contact, get_or_create_contact
+from bot.hours import OpeningHours
+from bot.i18n import answer_text
 from bot.models import Conversation, Direction, Message, MessageStatus, Owner, Role, Sender
 from bot.nlu.knowledge import KnowledgeError, get_knowledge
 
@@ -104,7 +106,8 @@ def _bot_text(settings: Settings, text: str, language: str) -> tuple[str, str | 
         return text, None
     topic = text.removeprefix("kb:")
     try:
-        return get_knowledge(settings).answer(topic, language).answer, topic
+        answer = get_knowledge(settings).answer(topic, language).answer
+        return answer_text(settings, OpeningHours.from_settings(settings), answer, language), topic
     except (KnowledgeError, KeyError, OSError):
         return f"[{topic}]", topic
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -28,6 +28,11 @@ from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
 from bot.config import LANGUAGES
+from bot.nlu.organisation import fill
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.hours import OpeningHours
 
 DOMAIN = "bot"
 LOCALES: dict[str, str] = {
@@ -170,3 +175,19 @@ def _line_of(lines: list[str], message: str | dict[str, str]) -> int:
         if needle and needle in line:
             return number
     return 1
+
+
+# --- What knowledge-base answers and flow texts fill in by name -------------------
+
+
+def answer_details(settings: Settings, hours: OpeningHours, lang: str) -> dict[str, str]:
+    """The organisation's configured details (``{org_phone}``) and the opening hours
+    (``{opening_hours}``), in ``lang``."""
+    locale = speaker(settings.locales_dir, lang).locale
+    return {**settings.organisation_details(lang), "opening_hours": hours.describe(locale)}
+
+
+def answer_text(settings: Settings, hours: OpeningHours, answer: str, lang: str) -> str:
+    """A knowledge-base answer as the person reads it: the organisation's details filled
+    in, a line that needs a detail not configured left out (``bot.nlu.organisation``)."""
+    return fill(answer, answer_details(settings, hours, lang))

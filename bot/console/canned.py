@@ -11,6 +11,8 @@ import logging
 from dataclasses import dataclass
 
 from bot.config import Settings
+from bot.hours import OpeningHours
+from bot.i18n import answer_text
 from bot.nlu.knowledge import KnowledgeBase, KnowledgeError, get_knowledge
 
 log = logging.getLogger(__name__)
@@ -49,10 +51,13 @@ def _language_of(kb: KnowledgeBase, topic_id: str, lang: str) -> str:
 
 
 def canned_answers(
-    kb: KnowledgeBase | None, person_lang: str | None, staff_locale: str
+    settings: Settings, kb: KnowledgeBase | None, person_lang: str | None, staff_locale: str
 ) -> list[Canned]:
+    """Every faq answer as the person would read it from the bot (the organisation's
+    details filled in), beside the staff member's own language."""
     if kb is None:
         return []
+    hours = OpeningHours.from_settings(settings)
     lang = person_lang or "en"
     reference = reference_language(staff_locale)
     answers = []
@@ -65,10 +70,10 @@ def canned_answers(
             Canned(
                 topic=topic_id,
                 title=answer.title,
-                text=answer.answer,
+                text=answer_text(settings, hours, answer.answer, lang),
                 language=_language_of(kb, topic_id, lang),
                 reference_title=own.title,
-                reference_text=own.answer,
+                reference_text=answer_text(settings, hours, own.answer, reference),
                 reference_language=_language_of(kb, topic_id, reference),
             )
         )

@@ -152,7 +152,7 @@ def _page(
         "holds": _holds(staff, conversation),
         "assignee": assignee,
         "window_closed": contact is not None and not outbox.reply_window_open(contact, now),
-        "canned": canned.canned_answers(kb, conversation.language, staff.locale),
+        "canned": canned.canned_answers(settings, kb, conversation.language, staff.locale),
         "topics": canned.closing_topics(kb, staff.locale),
         "other_topic": OTHER_TOPIC,
         "outcomes": OUTCOME_LABELS,

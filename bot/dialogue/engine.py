@@ -45,11 +45,12 @@ from bot.dialogue.flows import (
 )
 from bot.handoff import HandoffResult
 from bot.hours import OpeningHours
-from bot.i18n import LANGUAGE_NAMES, Speaker, isolate, speaker
+from bot.i18n import LANGUAGE_NAMES, Speaker, answer_details, isolate, speaker
 from bot.messages import Button
 from bot.models import Contact, Conversation, Message
 from bot.nlu import Match, Matcher, get_matcher
 from bot.nlu.knowledge import KnowledgeBase, get_knowledge
+from bot.nlu.organisation import fill
 from bot.nlu.text import normalize
 from bot.ops.observability import MATCHES
 
@@ -149,7 +150,6 @@ class Run:
         self.values: dict[str, Any] = {
             "days": engine.settings.retention_days,
             "emergency": engine.settings.emergency_numbers,
-            **engine.settings.organisation,
         }
         self.budget = MAX_INSTRUCTIONS
         self.named_language: str | None = None  # "English please": the language named
@@ -352,7 +352,7 @@ class Run:
         never sent with a raw placeholder; so is a line whose ``when`` is false.
         """
         speaker = self.speaker
-        values = {**self.values, "opening_hours": self.engine.hours.describe(speaker.locale)}
+        values = {**self.values, **self.details()}
         lines = []
         for line in lines_of(say):
             if isinstance(line, Mapping) and "text" in line:
@@ -365,10 +365,27 @@ class Run:
                 continue
         return "\n".join(lines)
 
+    def details(self) -> dict[str, str]:
+        """What answers and texts fill in by name in this person's language: the
+        organisation's configured details and the opening hours."""
+        return answer_details(self.engine.settings, self.engine.hours, self.lang)
+
+    def answer_of(self, topic: str) -> str:
+        """The topic whose answer to give: for an emergency, the answer for its kind
+        (``urgent.self_harm``) when the knowledge base has one."""
+        kind = self.match.urgent_kind if self.match is not None else None
+        specialised = f"{topic}.{kind}"
+        if topic == "urgent" and kind and specialised in self.engine.knowledge.topics:
+            return specialised
+        return topic
+
     def answer(self, ref: str, fallback: str | None) -> None:
         topic = self.topic if ref == "$topic" else ref
         if topic and topic in self.engine.knowledge.topics:
-            text = self.engine.knowledge.answer(topic, self.lang).answer
+            text = fill(
+                self.engine.knowledge.answer(self.answer_of(topic), self.lang).answer,
+                self.details(),
+            )
             message = self.send(isolate(text, self.lang), [])
             message.topic = topic
             if self.match is not None and self.match.topic == topic:

@@ -32,6 +32,9 @@ class Match:
     lang_confidence: float
     urgent: bool  # topic == "urgent"
     candidates: tuple[str, ...]  # up to 3 likely faq topics, best first
+    # When urgent: the kind of emergency whose specialised answer to give
+    # (``urgent.<kind>`` in the knowledge base; None: the general one).
+    urgent_kind: str | None = None
 
 
 class Matcher(Protocol):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from bot.config import LANGUAGES
-from bot.nlu.organisation import ANSWER_PLACEHOLDERS, placeholders
+from bot.nlu.organisation import ANSWER_PLACEHOLDERS, ORGANISATION_FILE, placeholders
 from bot.nlu.text import normalize
 
 if TYPE_CHECKING:
@@ -45,8 +45,7 @@ TOPIC_KEYS = frozenset(
         "language_differences",
     }
 )
-# Not a topic: the organisation's own details (bot.nlu.organisation).
-ORGANISATION_FILE = "organisation.yaml"
+
 ANSWER_KEYS = frozenset({"title", "answer", "examples"})
 
 
@@ -84,6 +83,10 @@ class Topic:
     owner: str
     reviewed_on: dt.date
     review_every: int
+    review_note: str = ""
+    # Languages whose answer may differ from the others' (numbers, addresses, bullets),
+    # and why: ``tests/nlu/test_knowledge_content.py`` compares the rest.
+    language_differences: dict[str, str] = field(default_factory=dict)
 
     def review_due(self) -> dt.date:
         return self.reviewed_on + dt.timedelta(days=self.review_every)
@@ -180,6 +183,15 @@ def parse_topic(raw: object, where: str) -> tuple[Topic | None, list[str]]:
         errors.append(f"{where}: 'related' must be a list of topic ids")
         related = []
 
+    review_note = raw.get("review_note") or ""
+    if not isinstance(review_note, str):
+        errors.append(f"{where}: 'review_note' must be text")
+        review_note = ""
+    differences = raw.get("language_differences") or {}
+    if not isinstance(differences, dict) or not set(differences) <= set(LANGUAGES):
+        errors.append(f"{where}: 'language_differences' must map language codes to reasons")
+        differences = {}
+
     answers: dict[str, Answer] = {}
     languages = raw.get("languages")
     if not isinstance(languages, dict):
@@ -205,6 +217,8 @@ def parse_topic(raw: object, where: str) -> tuple[Topic | None, list[str]]:
         owner=owner.strip(),
         reviewed_on=reviewed_on,
         review_every=review_every,
+        review_note=review_note.strip(),
+        language_differences={str(k): str(v) for k, v in differences.items()},
     )
     return topic, []
 

@@ -45,7 +45,7 @@ from bot.nlu.knowledge import (
 )
 from bot.nlu.language import LanguageIdentifier
 from bot.nlu.text import normalize
-from bot.nlu.urgent import find_urgent_normalized
+from bot.nlu.urgent import find_urgent_normalized, urgent_kind
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -163,14 +163,16 @@ class Matcher:
         reply = lang if lang in LANGUAGES else guess.lang
 
         def result(topic: str | None, score: float, candidates: tuple[str, ...]) -> Match:
+            urgent = topic == URGENT
             return Match(
                 topic=topic,
                 score=round(min(1.0, max(0.0, score)), 4),
                 lang=reply,
                 detected_lang=guess.lang,
                 lang_confidence=guess.confidence,
-                urgent=topic == URGENT,
+                urgent=urgent,
                 candidates=candidates,
+                urgent_kind=urgent_kind(normalized) if urgent else None,
             )
 
         scores = self.classifier.scores(self.vectorizer.vector(normalized_terms(normalized)))

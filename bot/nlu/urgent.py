@@ -59,6 +59,19 @@ _STREET_AT_NIGHT = (
     r"|sarak|shpa|shab|beron|tarik)"
 )
 
+# A child (or a brother, a sister) gone missing.
+_CHILD_MISSING = (
+    r"\b(child|son|daughter|kid|boy|girl|brother|sister)\b.{0,30}\b(missing|disappeared|gone|lost)"
+    r"|\bmissing (child|son|daughter|kid|boy|girl)|\b(kind|zoon|dochter|zoontje|dochtertje"
+    r"|jongen|meisje)\b.{0,30}\b(vermist|verdwenen|kwijt|weg)\b|\bvermist"
+    r"|\b(enfant|fils|fille|garcon)\b.{0,30}\bdisparu|\bdisparition"
+    r"|(дитин|син|сина|донь|доч|хлопчик|дівчин|ребен|сын|мальчик|девоч)\w*.{0,30}"
+    r"(зник|пропал|пропав|загуб)|(зник|пропал|пропав)\w*.{0,30}(дитин|син|донь|доч|ребен|сын)"
+    r"|(ماشوم|زوی|لور|هلک|نجلی).{0,30}ورک|ورک.{0,30}(ماشوم|زوی|لور|هلک|نجلی)"
+    r"|(بچه|پسر|دختر|طفل|کودک).{0,30}(گم|ناپدید)|(گم|ناپدید).{0,30}(بچه|پسر|دختر|طفل|کودک)"
+    r"|\b(bacha|bache|pesar|dokhtar|mashom|zoy)\b.{0,30}\b(gum|gom|wrak|wruk)\b"
+)
+
 Rule = str | tuple[str, ...]
 
 RULES: list[tuple[str, Rule, str | None]] = [
@@ -289,6 +302,7 @@ RULES: list[tuple[str, Rule, str | None]] = [
     ),
     # --- a child alone outside at night -------------------------------------------------
     ("child alone", (_CHILD, _STREET_AT_NIGHT), None),
+    ("child missing", _CHILD_MISSING, None),
     # --- trafficking, forced work, sexual exploitation ----------------------------------
     (
         "trafficking",
@@ -391,3 +405,54 @@ def find_urgent_normalized(normalized: str) -> UrgentHit | None:
         if all(found) and not (unless and unless.search(normalized)):
             return UrgentHit(category, found[0].group(0) if found[0] else "")
     return None
+
+
+# --- which kind of emergency: the answer gives that kind's specialised services ------
+
+# Kinds that have their own answer (``knowledge/urgent.<kind>.yaml``); anything else
+# gets the general urgent answer.
+_KIND_OF_CATEGORY = {
+    "suicide": "self_harm",
+    "trafficking": "trafficking",
+    "child alone": "child_alone",
+}
+_KIND_PATTERNS = [
+    (
+        "sexual_violence",
+        r"\braped?\b|\brapist|\bsexual(ly)? (assault|abus|attack)|\bverkracht|\baangerand"
+        r"|\bseksueel (geweld|misbruik)|\bviolee?\b|\bviol\b|\bviolences? sexuel|\babus sexuel"
+        r"|зґвалт|згвалт|изнасил|сексуальн\w* насил|zgvalt|iznasil|تجاوز|جنسی تیری|جنسی تېری"
+        r"|jinsi ?te?ray|zina ba zor|tajawoz",
+    ),
+    ("child_missing", _CHILD_MISSING),
+    (
+        "domestic_violence",
+        r"\bdomestic (violence|abuse)|\bhuiselijk geweld|\bpartnergeweld|\bviolences? conjugal"
+        r"|\bdomashn|домашн\w* насил|\b(my|her) (husband|wife|partner|boyfriend|ex)\b.{0,20}"
+        r"\b(hits|beats|hit|beat|hurts|hurt|attacks|threatens|kicks|kicked)"
+        r"|\b(mijn|haar) (man|vrouw|partner|ex|vriend)\b.{0,20}"
+        r"\b(slaat|sloeg|schopt|bedreigt|mishandelt)"
+        r"|\b(mon|son) (mari|ex|copain|compagnon|conjoint)\b.{0,20}"
+        r"\b(me|la|nous) (frappe|bat|menace)|\bil me bat\b"
+        r"|(чоловік|муж|партнер)\w*.{0,20}(б.є|бьет|бьёт|побив|побил|вдарив|ударил|погрожу|угрожа)"
+        r"|(مېړه|میړه|خاوند).{0,20}(وهی|ووهل|گواښ)|(شوهر|شوهرم).{0,20}(می ?زن|لت|زد|تهدید)"
+        r"|(meera|mera|khawand|shohar\w*) .{0,12}(wahi|mezan|mizana|lat)",
+    ),
+]
+_COMPILED_KINDS = [(kind, _compile(pattern)) for kind, pattern in _KIND_PATTERNS]
+
+
+def urgent_kind(normalized: str, hit: UrgentHit | None = None) -> str | None:
+    """The kind of emergency in a message already found urgent (by a rule, ``hit``, or by
+    the classifier), for its specialised answer: ``self_harm``, ``sexual_violence``,
+    ``trafficking``, ``child_missing``, ``child_alone``, ``domestic_violence``; None for
+    the general answer (a medical emergency, other violence, a call for help)."""
+    if hit is not None and hit.category in ("suicide", "trafficking"):
+        return _KIND_OF_CATEGORY[hit.category]
+    for kind, pattern in _COMPILED_KINDS:
+        if pattern.search(normalized):
+            return kind
+    if hit is not None:
+        return _KIND_OF_CATEGORY.get(hit.category)
+    found = find_urgent_normalized(normalized)
+    return _KIND_OF_CATEGORY.get(found.category) if found else None
