@@ -180,8 +180,8 @@ CONDITIONS: dict[str, Callable[[Run], bool]] = {
     ),
     # a language button pressed, or a language named ("English please")
     "language_button": lambda run: _is_language(run.payload) or run.named_language is not None,
-    "has_org_name": lambda run: "org_name" in run.values,
-    "no_org_name": lambda run: "org_name" not in run.values,
+    "has_org_name": lambda run: "org_name" in run.details(),
+    "no_org_name": lambda run: "org_name" not in run.details(),
     # replies in a row that answered none of a waiting step's buttons (this one counted)
     "missed_at_most_twice": lambda run: run.unanswered <= 2,
     "missed_more_than_twice": lambda run: run.unanswered > 2,
