@@ -192,6 +192,11 @@ CONDITIONS: dict[str, Callable[[Run], bool]] = {
     "is_picture": lambda run: _media_kind(run) == "picture",
     "is_file": lambda run: _media_kind(run) == "file",
     "is_other_media": lambda run: _media_kind(run) == "other",
+    # the classifier read a little of an emergency in the message, too little to answer
+    # it as one: the answer reminds of the emergency number
+    "possible_emergency": lambda run: (
+        run.match is not None and run.match.at_risk == "possible_emergency"
+    ),
     "has_candidates": lambda run: bool(run._candidates()),
     "no_candidates": lambda run: not run._candidates(),
     "open_now": lambda run: (queued := _queued(run)) is not None and queued.open_now,

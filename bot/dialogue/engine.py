@@ -271,6 +271,11 @@ class Run:
     def route(self, match: Match) -> None:
         """A text message that is not a command: by its topic."""
         self.match = match
+        if match.at_risk:
+            ACTIONS["prioritise"](self)
+        if match.staff_only and self.flows.has_event("staff_only"):
+            self.begin(self.flows.by_event("staff_only"))
+            return
         topic = match.topic
         flow = self.flows.for_topic(topic) if topic else None
         if topic and (flow is not None or self._kind(topic) == "faq"):

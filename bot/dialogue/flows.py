@@ -124,6 +124,9 @@ class Flows:
     def by_event(self, event: str) -> Flow:
         return next(f for f in self.flows.values() if f.event == event)
 
+    def has_event(self, event: str) -> bool:
+        return any(f.event == event for f in self.flows.values())
+
     def for_button(self, payload: str) -> Flow | None:
         """The flow a button starts: one that names it exactly before one with a pattern."""
         exact = next((f for f in self.flows.values() if payload in f.buttons), None)

@@ -35,6 +35,13 @@ class Match:
     # When urgent: the kind of emergency whose specialised answer to give
     # (``urgent.<kind>`` in the knowledge base; None: the general one).
     urgent_kind: str | None = None
+    # Abstained because only staff can answer: one person's own file or a named third
+    # person ("is my brother still in the centre in X"); the bot says it cannot see files.
+    staff_only: bool = False
+    # Not an emergency answer, but a person may be at risk, and staff see it first:
+    # "sleeping_outside" (an adult with nowhere to sleep) or "possible_emergency" (reads a
+    # little like an emergency; the answer reminds of the emergency number).
+    at_risk: str | None = None
 
 
 class Matcher(Protocol):

@@ -26,6 +26,95 @@ CHAR_WEIGHT = 1.4
 WORD_WEIGHT = 1.0
 
 
+# A word's consonant skeleton, the same whichever script it is written in: Ukrainian in
+# Cyrillic or in Latin letters ("добрий" ~ "dobryi" -> "dbr"), Pashto and Dari in Arabic
+# script or in Latin letters ("زما" ~ "zama" -> "zm"). Vowels are left out (Arabic
+# script does not write most of them, transliterations disagree about them) and the
+# sounds transliterations spell in two letters become one.
+_DIGRAPHS: tuple[tuple[str, str], ...] = (
+    *(("shch", "s"), ("kh", "h"), ("zh", "z"), ("sh", "s"), ("ch", "c"), ("ts", "c")),
+    *(("gh", "g"), ("th", "t"), ("ph", "f"), ("ck", "k"), ("q", "k"), ("x", "ks")),
+)
+_SKELETON = str.maketrans(
+    {
+        **dict.fromkeys("aeiouyjw", ""),
+        # Ukrainian (and Russian) Cyrillic
+        **dict.fromkeys("аеєиіїоуюяйьъыэё", ""),
+        "б": "b",
+        "в": "v",
+        "г": "h",
+        "ґ": "g",
+        "д": "d",
+        "ж": "z",
+        "з": "z",
+        "к": "k",
+        "л": "l",
+        "м": "m",
+        "н": "n",
+        "п": "p",
+        "р": "r",
+        "с": "s",
+        "т": "t",
+        "ф": "f",
+        "х": "h",
+        "ц": "c",
+        "ч": "c",
+        "ш": "s",
+        "щ": "s",
+        # Arabic script as normalised (Pashto and Dari letters)
+        **dict.fromkeys("اآأإءئعوی\u0649\u06cc\u06d0\u06cd\u064a", ""),
+        "ب": "b",
+        "پ": "p",
+        "ت": "t",
+        "ټ": "t",
+        "ث": "s",
+        "ج": "j",
+        "چ": "c",
+        "ح": "h",
+        "خ": "h",
+        "څ": "c",
+        "ځ": "z",
+        "د": "d",
+        "ډ": "d",
+        "ذ": "z",
+        "ر": "r",
+        "ړ": "r",
+        "ز": "z",
+        "ژ": "z",
+        "ږ": "z",
+        "س": "s",
+        "ش": "s",
+        "ښ": "s",
+        "ص": "s",
+        "ض": "z",
+        "ط": "t",
+        "ظ": "z",
+        "غ": "g",
+        "ف": "f",
+        "ق": "k",
+        "ک": "k",
+        "ګ": "g",
+        "گ": "g",
+        "ل": "l",
+        "م": "m",
+        "ن": "n",
+        "ڼ": "n",
+        "ه": "h",
+        "ة": "h",
+    }
+)
+
+
+def skeleton(word: str) -> str:
+    """The consonants of ``word`` in Latin letters (see ``_SKELETON``)."""
+    if word.endswith(("ه", "ة")):
+        word = word[:-1]  # a final he is usually the vowel -a/-e
+    for digraph, letter in _DIGRAPHS:
+        word = word.replace(digraph, letter)
+    letters = word.translate(_SKELETON)
+    return "".join(a for a, b in itertools.zip_longest(letters, letters[1:]) if a != b)
+
+
 def terms(text: str) -> Counter[str]:
     """Word unigrams and bigrams and in-word character n-grams of a raw text."""
     return normalized_terms(normalize(text))
@@ -43,6 +132,10 @@ def normalized_terms(normalized: str) -> Counter[str]:
                 found["c" + padded[i : i + size]] += 1
     for first, second in itertools.pairwise(words):
         found[f"b {first} {second}"] += 1
+    for word in words:
+        bones = skeleton(word)
+        if len(bones) >= 2:
+            found["s " + bones] += 1
     return found
 
 

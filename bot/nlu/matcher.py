@@ -45,7 +45,7 @@ from bot.nlu.knowledge import (
 )
 from bot.nlu.language import LanguageIdentifier
 from bot.nlu.text import normalize
-from bot.nlu.urgent import find_urgent_normalized, urgent_kind
+from bot.nlu.urgent import find_at_risk_normalized, find_urgent_normalized, urgent_kind
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 URGENT = "urgent"
 OUT_OF_SCOPE = "(out of scope)"
 OUT_OF_SCOPE_FILE = Path(__file__).with_name("out_of_scope.yaml")
+STAFF_ONLY = "(staff only)"
+STAFF_ONLY_FILE = Path(__file__).with_name("staff_only.yaml")
 # Bump when the cache layout changes. Changes to the code of these modules invalidate
 # cached models by themselves.
 MODEL_VERSION = "1"
@@ -67,6 +69,14 @@ class Thresholds:
     min_coverage: float = 0.75
     # Evidence this strong answers even a message full of unknown words (names, typos).
     confident_score: float = 1.2
+    # The classifier alone (no urgent rule matched) calls an emergency from this
+    # confidence on; below it the message is answered by its next topic, marked at risk.
+    urgent_confidence: float = 0.8
+
+
+def _confidence(score: float, limits: Thresholds) -> float:
+    """A classifier score as 0..1 (0.5 at ``min_score``)."""
+    return 1.0 / (1.0 + math.exp(-4.0 * (score - limits.min_score)))
 
 
 class DomainVocabulary:
@@ -103,8 +113,9 @@ def training_samples(knowledge: KnowledgeBase) -> list[tuple[str, str]]:
         for answer in topic.answers.values()
         for text in (*answer.examples, answer.title)
     ]
-    out_of_scope = read_yaml(OUT_OF_SCOPE_FILE.read_text(encoding="utf-8")) or {}
-    samples += [(text, OUT_OF_SCOPE) for texts in out_of_scope.values() for text in texts]
+    for file, label in ((OUT_OF_SCOPE_FILE, OUT_OF_SCOPE), (STAFF_ONLY_FILE, STAFF_ONLY)):
+        extra = read_yaml(file.read_text(encoding="utf-8")) if file.is_file() else {}
+        samples += [(text, label) for lang in LANGUAGES for text in (extra.get(lang) or [])]
     return samples
 
 
@@ -162,7 +173,14 @@ class Matcher:
         guess = self.languages.detect(text, normalized)
         reply = lang if lang in LANGUAGES else guess.lang
 
-        def result(topic: str | None, score: float, candidates: tuple[str, ...]) -> Match:
+        def result(
+            topic: str | None,
+            score: float,
+            candidates: tuple[str, ...],
+            *,
+            staff_only: bool = False,
+            at_risk: str | None = None,
+        ) -> Match:
             urgent = topic == URGENT
             return Match(
                 topic=topic,
@@ -173,6 +191,8 @@ class Matcher:
                 urgent=urgent,
                 candidates=candidates,
                 urgent_kind=urgent_kind(normalized) if urgent else None,
+                staff_only=staff_only,
+                at_risk=None if urgent else at_risk,
             )
 
         scores = self.classifier.scores(self.vectorizer.vector(normalized_terms(normalized)))
@@ -181,10 +201,19 @@ class Matcher:
         if find_urgent_normalized(normalized):
             return result(URGENT, 1.0, candidates)
 
+        limits = self.thresholds
+        at_risk = "sleeping_outside" if find_at_risk_normalized(normalized) else None
+        if self.labels[order[0]] == URGENT:
+            if _confidence(float(scores[order[0]]), limits) >= limits.urgent_confidence:
+                return result(URGENT, 1.0, candidates)
+            # Reads a little like an emergency: answered by what else it is about, and
+            # staff see it first.
+            at_risk, order = "possible_emergency", order[1:]
         best, runner_up = (float(scores[i]) for i in order[:2])
         label = self.labels[order[0]]
-        limits = self.thresholds
-        confidence = 1.0 / (1.0 + math.exp(-4.0 * (best - limits.min_score)))
+        confidence = _confidence(best, limits)
+        if label == STAFF_ONLY:
+            return result(None, confidence, candidates, staff_only=True, at_risk=at_risk)
         if (
             label == OUT_OF_SCOPE
             or best < limits.min_score
@@ -194,8 +223,9 @@ class Matcher:
                 and self.domain.coverage(normalized) < limits.min_coverage
             )
         ):
-            return result(None, confidence if label != OUT_OF_SCOPE else 0.0, candidates)
-        return result(label, confidence, candidates)
+            score = confidence if label != OUT_OF_SCOPE else 0.0
+            return result(None, score, candidates, at_risk=at_risk)
+        return result(label, confidence, candidates, at_risk=at_risk)
 
     # --- the cache ---------------------------------------------------------------------
 
@@ -235,7 +265,10 @@ def knowledge_fingerprint(knowledge_dir: Path) -> str:
     """Changes whenever a knowledge file, the chit-chat list or the matcher's code does."""
     digest = hashlib.sha256(MODEL_VERSION.encode())
     code = [Path(__file__).with_name(f"{name}.py") for name in MODEL_MODULES]
-    for file in (*sorted(knowledge_dir.glob("*.yaml")), OUT_OF_SCOPE_FILE, *code):
+    extra = (OUT_OF_SCOPE_FILE, STAFF_ONLY_FILE)
+    for file in (*sorted(knowledge_dir.glob("*.yaml")), *extra, *code):
+        if not file.is_file():
+            continue
         digest.update(file.name.encode() + b"\0" + file.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 

@@ -26,7 +26,27 @@ _BACK_HOME = (
     r"\b(if (i|we) (go|am sent|are sent|return)|back (home|to)|in (my|our) country"
     r"|taliban|als ik terug|in mijn land|si je (rentre|retourne)|dans mon pays|deport|uitzet|expuls"
     r"|якщо (я )?повернусь|если вернусь|talibano|طالب|وطن|که (بیرته|دوباره)|اگر (برگردم|پس)"
-    r"|agar bargardam|ka bayrta|депорт|اخراج|دیپورت)"
+    r"|agar bargardam|ka bayrta|депорт|اخراج|دیپورت"
+    r"|kan niet terug|niet terug naar|daar (gaan|zullen|willen) ze|ne (peux|peut) pas (rentrer"
+    r"|retourner)|renvoye|can ?n?o?t go back|sent back to|teruggestuurd|не можу повернутися"
+    r"|не могу вернуться)"
+)
+
+# Someone arrested or detained: a question for a lawyer and the detention answer, not 112.
+_ARRESTED = (
+    r"\b(arrested|detained|in detention|gearresteerd|opgepakt|aangehouden|gesloten centrum"
+    r"|arrete|interpelle|centre ferme|detenu|заарештува|арештува|затримал|задержал|арестовал"
+    r"|توقیف|بازداشت|ونیول|نیولی|zindan|bazdasht|tawqif)"
+)
+
+# Long ago, or already searching through the Red Cross: tracing a relative, not tonight.
+_LONG_AGO_OR_TRACING = (
+    r"\b(red cross|rode kruis|croix rouge|tracing|червон\w* хрест|красн\w* крест|سره صلیب"
+    r"|صلیب سرخ|هلال احمر|sra salib|salib e? surkh"
+    r"|[0-9]+ (years?|jaar|ans?|років|роки|рік|лет|года?|kala|kaal|sal|saal|months?|maanden"
+    r"|mois|місяц\w*|месяц\w*|میاشت\w*|ماه|کاله|کال|سال) (ago|geleden|kegi|pesh|mikhe)"
+    r"|(since|sinds|depuis|вже|уже) [0-9]+ (years?|jaar|ans?|років|роки|лет|года?)"
+    r"|[0-9]+ (kala|kaala|sal|saal|کاله|کال|سال) (kegi|kezhi|mekhe|مخکې|پیش|کېږی|کیږی|میشه))"
 )
 
 # "This is not an emergency, but ..."
@@ -111,7 +131,10 @@ RULES: list[tuple[str, Rule, str | None]] = [
         r"покінчити|покончить|(вбити|убити|убить) себе|убить себя|не хочу (більше |больше )?жит"
         r"|хочу (померти|умерти|умереть)|повіси|повеси|порізал|порезал|краще без мене"
         r"|лучше без меня|(все|усе) (закінчу|закончу)|сенсу жити|смысла жить|стрибнути з"
-        r"|прыгнуть с|pokinchy|ne (k?h)ochu (bilshe )?zhy|vbyty sebe|ubit sebia|vse zakinchu",
+        r"|прыгнуть с|pokinchy|ne (k?h)ochu (bilshe )?zhy|vbyty sebe|ubit sebia|vse zakinchu"
+        r"|(vse|use|zhyttia) zakinch|zakinchyty (z )?(vse|zhyttia|soboiu)|pokonch|samohubst"
+        r"|samoubiist|samoubiyst|ne (khochu|hochu|xochu) (bilshe |bolshe )?zhit|vse zakonch"
+        r"|(все|усе) закінчити|закінчити (з )?(усе|все|життя)",
         None,
     ),
     (
@@ -146,7 +169,11 @@ RULES: list[tuple[str, Rule, str | None]] = [
         r"|таблеток (багато|много)|много таблеток|передоз"
         r"|\b(pills|pillen|tabletten|cachets|comprimes)\b.{0,40}\b(genomen|took|taken|pris|avale)"
         r"|\b(took|taken|genomen|pris|avale)\b.{0,40}\b(pills|pillen|tabletten|cachets|comprimes)"
-        r"|گولی.{0,20}خوړل|تابلیت.{0,20}(زیاد|خورده)|قرص.{0,20}(زیاد|خورده)",
+        r"|گولی.{0,20}خوړل|تابلیت.{0,20}(زیاد|خورده)|قرص.{0,20}(زیاد|خورده)"
+        r"|\b(ziyad|zyad|ziad|zyat|besyar|der) "
+        r"(tablet|tabletha|tabletaa|dawa|dawai|qors|golay|goli)\w* (khord|khurd|khwar|khor)"
+        r"|\btablet\w* .{0,15}(khord|khurd|khwaral|khwaray)"
+        r"|таблетк\w*.{0,30}(поруч|ковтн|выпил|випил|наковт)|tabletk\w*.{0,30}(poruch|kovtn|vypy)",
         None,
     ),
     # --- medical emergency -----------------------------------------------------------
@@ -193,7 +220,8 @@ RULES: list[tuple[str, Rule, str | None]] = [
         r"|(لوېدلی|لویدلی|افتاد).{0,20}(کړکی|کلکین)|(کړکی|کلکین).{0,20}(لوېد|لوید|افتاد)"
         r"|نفس(ش)? (نمی|بند|نمیگ|نمیک)|خون ?(ریزی|زیاد|میر|می ?رود|میره|بند)|درد قلب|سکته"
         r"|حمله قلبی|مرگی|کبود|اتش گرفت|sa na akh|sah na|be ?hokh|be ?hosh|weena|wina tre|zakhmi"
-        r"|tapi shaw|nafas ?(na|ne)m?e?(kash|gir)|khon (rezi|ziad|mera|mer|band)|sakta",
+        r"|tapi shaw|nafas ?(na|ne)m?e?(kash|gir)|khon (rezi|ziad|mera|mer|band)|sakta"
+        r"|bedar (nemi|nami|nmi)sh|nafas (kam|mushkil|sakht) (me|mi)?kash|na (wekh|wikh)egi",
         None,
     ),
     (
@@ -302,7 +330,7 @@ RULES: list[tuple[str, Rule, str | None]] = [
     ),
     # --- a child alone outside at night -------------------------------------------------
     ("child alone", (_CHILD, _STREET_AT_NIGHT), None),
-    ("child missing", _CHILD_MISSING, None),
+    ("child missing", _CHILD_MISSING, _LONG_AGO_OR_TRACING),
     # --- trafficking, forced work, sexual exploitation ----------------------------------
     (
         "trafficking",
@@ -350,6 +378,23 @@ RULES: list[tuple[str, Rule, str | None]] = [
         r"|نه پرېږدی|نه پریږدی|نمی ?(گذارد|ماند|مانه) .{0,20}بیرون|\bnamezara\b",
         None,
     ),
+    (
+        # Someone else keeps the passport, and the work is unpaid or leaving is threatened.
+        "trafficking",
+        (
+            r"\b(keeps|kept|has|holds|took|takes|taken) (my|our|her|his) (passport|papers|id)"
+            r"|\b(houdt|hield|heeft|pakte) (mijn|ons|haar|zijn) (paspoort|papieren)"
+            r"|\b(garde|gardent|a pris|ont pris|confisque) (mon|notre|son) (passeport|papiers)"
+            r"|(трима|трымает|держит|забрав|забрал)\w* (мій|мой|наш|її|ее) паспорт"
+            r"|پاسپورټ\w* (زما|مې|می).{0,15}(ساتی|اخیستی)|پاسپورت(م| مرا| من).{0,15}(نگه|گرفته)"
+            r"|(tabletk|pasport|passport|paspoort|passeport|pasaport)\w* .{0,20}(negah|satay)",
+            r"\b(no money|not paid|without pay|no pay|no salary|geen geld|niet betaald|zonder loon"
+            r"|pas paye|sans salaire|pas d argent|без грошей|без денег|не платит|не плат"
+            r"|پیسې نه|پول نمی|پول نه|if i leave|als ik weg|si je pars|якщо я піду|если я уйду"
+            r"|که لاړ شم|اگر بروم|kill|doden|tuer|вб|уб)",
+        ),
+        None,
+    ),
     # --- explicit calls for emergency help ----------------------------------------------
     (
         "emergency",
@@ -368,7 +413,7 @@ RULES: list[tuple[str, Rule, str | None]] = [
         r"|pomogite srochno|dopomozhit terminovo"
         r"|پولیس (ژر|راولېږ|را ولېږ|را وغواړ|را روان|را زود|را خبر)|ژر پولیس"
         r"|پولیس را (زود|خبر|روان)|police ta zarurat|polis ra (zud|khabar)",
-        None,
+        _ARRESTED,
     ),
 ]
 
@@ -434,7 +479,7 @@ _KIND_PATTERNS = [
         r"\b(slaat|sloeg|schopt|bedreigt|mishandelt)"
         r"|\b(mon|son) (mari|ex|copain|compagnon|conjoint)\b.{0,20}"
         r"\b(me|la|nous) (frappe|bat|menace)|\bil me bat\b"
-        r"|(чоловік|муж|партнер)\w*.{0,20}(б.є|бьет|бьёт|побив|побил|вдарив|ударил|погрожу|угрожа)"
+        r"|(чоловік|муж|партнер)\w*.{0,20}(б.?є|бьет|бьёт|побив|побил|вдарив|ударил|погрожу|угрожа)"
         r"|(مېړه|میړه|خاوند).{0,20}(وهی|ووهل|گواښ)|(شوهر|شوهرم).{0,20}(می ?زن|لت|زد|تهدید)"
         r"|(meera|mera|khawand|shohar\w*) .{0,12}(wahi|mezan|mizana|lat)",
     ),
@@ -456,3 +501,29 @@ def urgent_kind(normalized: str, hit: UrgentHit | None = None) -> str | None:
         return _KIND_OF_CATEGORY.get(hit.category)
     found = find_urgent_normalized(normalized)
     return _KIND_OF_CATEGORY.get(found.category) if found else None
+
+
+# --- at risk, not an emergency: staff priority without the emergency answer ----------
+
+# An adult with nowhere to sleep (tonight, in the street, at the station): the reception
+# answer, not "call 112", and staff see the conversation first.
+_SLEEPING_OUTSIDE = (
+    r"\b(nowhere|no where|no place|no bed) to (sleep|stay)|\bsleep(ing)? (outside|in the street"
+    r"|on the street|at the station|in (a|the) park|rough)|\bslept (outside|in the street"
+    r"|at the station)|\b(on|in) the street (tonight|since)"
+    r"|\bnergens (om )?te slapen|\bgeen (slaapplaats|slaapplek|bed)\b|\bslaap\w* (buiten"
+    r"|op straat|in het station|in (het|een) park)|\bop straat (slapen|geslapen|vannacht)"
+    r"|\b(dors|dormir|dormi|dort|dorment) (dehors|dans la rue|a la gare|au parc)"
+    r"|\bnulle part (ou|pour) dormir|\bpas (d endroit|de place|de lit) pour dormir|\bsans abri"
+    r"|ніде (спати|ночувати)|негде (спать|ночевать)|ночу\w* на (вулиці|улице|вокзалі|вокзале)"
+    r"|сплю на (вулиці|улице|вокзалі|вокзале)|nide (spaty|nochuvaty)|na vulytsi"
+    r"|د (خوب|اوسېدو|اوسیدو) ځای نه|په سړک (کې|کی) (ویده|خوب|شپه)|په (سړک|سرک) کې اوسېږم"
+    r"|جای (خواب|خوابیدن|ماندن) ندار|در (سرک|جاده|پارک|ستیشن) (خواب|می ?خواب|شب)"
+    r"|da khob zay nishta|pa sarak ke (weeda|wida|khob)|jay(e)? khab nadar|dar sarak (khab|mekhab)"
+)
+_COMPILED_AT_RISK = _compile(_SLEEPING_OUTSIDE)
+
+
+def find_at_risk_normalized(normalized: str) -> bool:
+    """Someone with nowhere to sleep: a priority for staff, not an emergency answer."""
+    return bool(_COMPILED_AT_RISK.search(normalized))

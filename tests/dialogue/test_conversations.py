@@ -6,7 +6,9 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.config import LANGUAGES
+from bot.hours import OpeningHours
 from bot.i18n import LANGUAGE_NAMES, PDI, RLI, speaker
+from bot.i18n import answer_text as filled_answer
 from bot.models import ContactRecord, Conversation, Message, Owner
 from bot.nlu.knowledge import get_knowledge
 from tests.support.flows import SAMPLES, SATURDAY, Chat
@@ -20,7 +22,10 @@ def said(chat: Chat, lang: str, message: str, **values: object) -> str:
 
 
 def answer_text(chat: Chat, topic: str, lang: str) -> str:
-    return get_knowledge(chat.settings).answer(topic, lang).answer.strip()
+    """A topic's answer as the bot sends it (the organisation's details filled in)."""
+    answer = get_knowledge(chat.settings).answer(topic, lang).answer
+    hours = OpeningHours.from_settings(chat.settings)
+    return filled_answer(chat.settings, hours, answer, lang).strip()
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
