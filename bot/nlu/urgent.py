@@ -29,7 +29,11 @@ _BACK_HOME = (
     r"|agar bargardam|ka bayrta|депорт|اخراج|دیپورت"
     r"|kan niet terug|niet terug naar|daar (gaan|zullen|willen) ze|ne (peux|peut) pas (rentrer"
     r"|retourner)|renvoye|can ?n?o?t go back|sent back to|teruggestuurd|не можу повернутися"
-    r"|не могу вернуться)"
+    r"|не могу вернуться"
+    # beaten by the police of a country on the way (a Dublin question, not tonight)
+    r"|(پولیس|police|politie|полиц|поліц).{0,20}(کرواس|بلغار|یونان|croat|kroat|bulgar|greece|griek"
+    r"|hungar|hongar)|(کرواس|بلغار|یونان|croat|kroat|bulgar|greece|griek|hungar|hongar)\w*.{0,20}"
+    r"(پولیس|police|politie|полиц|поліц))"
 )
 
 # Someone arrested or detained: a question for a lawyer and the detention answer, not 112.
@@ -76,7 +80,11 @@ _STREET_AT_NIGHT = (
     r"|на вулиці|на улице|вокзал|надворі|\bніч\b|\bночі|\bвночі|\bуночі|\bночью|\bночь|темно"
     r"|ніде (спати|ночувати)|негде спать"
     r"|سرک|سړک|سټیشن|ستیشن|ایستگاه|شپه|شب|بهر|بیرون|د خوب ځای|جای خواب|تاریک"
-    r"|sarak|shpa|shab|beron|tarik)"
+    r"|sarak|shpa|shab|beron|tarik"
+    # in a park or on a bench, no adult with them, the parent did not come
+    r"|\bpark|\bparc\b|лавц|лавк|парку|парке|پارک|no adult|aucun adulte|geen volwassene"
+    r"|без дорослих|без взрослых|мама не (прийшла|пришла)|mama ne pryishla"
+    r"|(dort|dorment|slaapt|slapen|sleeps?|sleeping) (seule?s?|alleen|alone))"
 )
 
 # A child (or a brother, a sister) gone missing.
@@ -114,6 +122,7 @@ RULES: list[tuple[str, Rule, str | None]] = [
         r"\beinde aan (maken|mijn leven)|\ber een einde aan|\bniet meer (willen )?leven"
         r"|\b(wil|ga) (dood|sterven)|\bmezelf (doden|ophangen|iets aandoen|van kant)"
         r"|\bvan kant maken|\bzich (op ?te ?hangen|ophangen|van kant)|\bbeter af zonder mij"
+        r"|\bal (mijn|de) (pillen|tabletten|medicijnen)|\bwil (gewoon )?dat het (allemaal )?stopt"
         r"|\bmezelf gesneden|\bvoor altijd verdwijnen|\bvan (de|een) (brug|dak) springen"
         r"|\bleven heeft geen zin",
         None,
@@ -130,6 +139,7 @@ RULES: list[tuple[str, Rule, str | None]] = [
         "suicide",
         r"покінчити|покончить|(вбити|убити|убить) себе|убить себя|не хочу (більше |больше )?жит"
         r"|хочу (померти|умерти|умереть)|повіси|повеси|порізал|порезал|краще без мене"
+        r"|краще б мене не було|лучше бы меня не было|(купила|купив|зібрала|назбирала) таблетки"
         r"|лучше без меня|(все|усе) (закінчу|закончу)|сенсу жити|смысла жить|стрибнути з"
         r"|прыгнуть с|pokinchy|ne (k?h)ochu (bilshe )?zhy|vbyty sebe|ubit sebia|vse zakinchu"
         r"|(vse|use|zhyttia) zakinch|zakinchyty (z )?(vse|zhyttia|soboiu)|pokonch|samohubst"
@@ -142,7 +152,7 @@ RULES: list[tuple[str, Rule, str | None]] = [
         r"ځان (و?وژنم|ختم|مړ)|نه غواړم ژوند|ژوندی پاتې|مړ شم|ځان می ټپی|ځان مې ټپی|زما پرته ښه"
         r"|بدون من بهتر|بی من بهتر|د تل لپاره ورک|برای همیشه (گم|ناپدید)|zan (wa)?wa?[zj]h?nam"
         r"|zhwandai pate|zhwand na|khatam kram|خود(م)? را (ب|می ?)کش|زنده (باشم|بمانم)|بمیرم"
-        r"|(همه چیز|همه را|زندگی) را تمام|khod(am)? ra (bo|me|mi)kosh|zenda basham|bemiram"
+        r"|(همه چیز|همه را|زندگی) را تمام|khod(am)? ra (bo|me|mi|be)kosh|zenda basham|bemiram"
         r"|tamam mekonom",
         None,
     ),
@@ -195,8 +205,10 @@ RULES: list[tuple[str, Rule, str | None]] = [
         r"|\bpijn (aan|in) (de|zijn|haar|mijn) borst|\bborstpijn|\bepilep|\bstuip|\bwordt blauw"
         r"|\bverdrink|\bzwaar gewond|\bernstig gewond|\bneergestoken|\bgestoken"
         r"|\bbrand (in|op|bij)|\ber is brand|\bin brand|\bbrandt\b|\buit het raam gevallen"
-        r"|\brespire (plus|pas)|\b(arrive|peut) (plus|pas) (a )?respirer|\binconscient|\bevanoui"
-        r"|\brepond plus|\breagit plus|\bbouge plus|\bsaign|\bhemorragi|\bcrise cardiaque"
+        r"|\brespire (plus|pas)|\bne se reveille (plus|pas)|\brespire (tres |vraiment )?mal\b"
+        r"|\b(arrive|peut) (plus|pas) (a )?respirer|\binconscient|\bevanoui"
+        r"|\brepond plus\b(?! depuis| au tel)|\breagit plus|\bbouge plus|\bsaign|\bhemorragi"
+        r"|\bcrise cardiaque"
         r"|\b(mal|douleur) (a la|dans la|a|au) poitrine|\bconvuls|\bdevient bleu|\bnoie\b|\bnoyade"
         r"|\bgravement (blesse|brule)|\bpoignard|\ble feu\b|\bincendie"
         r"|\btombee? (de|du|par) (la fenetre|l escalier|balcon)",
@@ -294,7 +306,8 @@ RULES: list[tuple[str, Rule, str | None]] = [
         r"\bбє\b|\bбють|\bбьет|\bбьёт|\bбьют|побив|побил|избил|напав|напал|погрож|угрожа"
         r"|(вбити|убити|убить|вбю|убю|вбʼ?ю|уб.ю) (мене|нас|її|його|меня|ее|его)"
         r"|(мене|нас|її|меня) (вбити|убити|убить|вб.?ють|уб.?ють)|зґвалт|згвалт|изнасил|насильств"
-        r"|насили|ножем|\bніж\b|\bнож\b|vin mene bie|mene bie|pohrozh|ugroz|vbyty|ubyty|zgvalt"
+        r"|насили|ножем|\bніж\b|\bнож\b|vin mene bie|mene bie|mene pobyv|mene pobyl"
+        r"|(lama|loma)(ie|ye|et) dver|pohrozh|ugroz|vbyty|ubyty|zgvalt"
         r"|nozhem",
         _BACK_HOME,
     ),
@@ -527,3 +540,25 @@ _COMPILED_AT_RISK = _compile(_SLEEPING_OUTSIDE)
 def find_at_risk_normalized(normalized: str) -> bool:
     """Someone with nowhere to sleep: a priority for staff, not an emergency answer."""
     return bool(_COMPILED_AT_RISK.search(normalized))
+
+
+# --- only staff can answer: a status in one person's file ------------------------------
+
+# Whether an embassy already gave someone the visa; looking in "your system"; whether a
+# named relative is still in a centre. The classifier learns the rest
+# (``bot/nlu/staff_only.yaml``); these catch the clearest wordings in every script.
+_STAFF_ONLY = (
+    r"(visa|visum|vizu|vizy|визу|візу|ویزه|ویزا|wiza|viza|weeza)\w* .{0,25}"
+    r"(already|al |deja|вже|уже|vzhe|uzhe|dada|dadan|داده|ورکړ|warkr|granted|goedgekeurd|accorde)"
+    r"|(dalo|dala|daly|dali|дало|дала|дали|given|gave|give|accorde|donne|gegeven|داده|dada)\w* "
+    r".{0,20}(visa|visum|vizu|визу|візу|ویزه|wiza|viza)"
+    r"|\b(in|dans|у|в) (your|uw|je|jullie|votre|vos|вашій|вашей|вашу) (system|systeem|systeme"
+    r"|систем)|(په|پہ) خپل سیستم|در سیستم (خود|تان|شما)|dar system (khod|tan|shoma)"
+    r"|pa khpal system"
+)
+_COMPILED_STAFF_ONLY = _compile(_STAFF_ONLY)
+
+
+def find_staff_only_normalized(normalized: str) -> bool:
+    """A question only staff can answer, by its clearest wordings."""
+    return bool(_COMPILED_STAFF_ONLY.search(normalized))
