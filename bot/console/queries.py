@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
@@ -79,9 +79,9 @@ def unanswered_since(session: Session, conversations: list[Conversation]) -> dic
     """When the person's oldest message without a staff answer after it was written.
 
     Only a staff member's message answers: the bot's replies do not (a person in the
-    queue waits for staff). Before any staff message, a waiting conversation counts
-    from the handoff when that is later than the person's first message. Conversations
-    whose last message from the person has been answered are left out.
+    queue waits for staff). Before any staff message, a conversation handed to staff
+    counts from the handoff. Conversations whose last message from the person has been
+    answered are left out.
     """
     ids = [c.id for c in conversations if c.id is not None]
     if not ids:
@@ -110,14 +110,9 @@ def unanswered_since(session: Session, conversations: list[Conversation]) -> dic
             since[conversation_id] = created_at
     for conversation in conversations:
         cid = conversation.id or 0
-        queued = conversation.queued_at
-        if cid in since and cid not in last_staff and queued is not None:
-            since[cid] = max(_aware(since[cid]), _aware(queued))
+        if cid in since and cid not in last_staff and conversation.queued_at is not None:
+            since[cid] = conversation.queued_at  # waiting for staff since the handoff
     return since
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def last_unanswered(session: Session, conversation_id: int) -> bool:

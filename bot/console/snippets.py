@@ -50,7 +50,7 @@ def add_snippet(
     )
     if count >= MAX_SNIPPETS:
         raise HTTPException(
-            400, t.gettext("You have as many snippets as you can: delete one first.")
+            400, t.gettext("You have the most snippets allowed: delete one first.")
         )
     assert staff.id is not None
     session.add(StaffSnippet(staff_id=staff.id, title=title, text=text))
