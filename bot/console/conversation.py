@@ -29,6 +29,7 @@ from bot.deps import (
     WakeupDep,
 )
 from bot.handoff import CloseOutcome, HandoffError
+from bot.i18n import strip_isolates
 from bot.models import (
     Contact,
     Conversation,
@@ -146,7 +147,26 @@ def _transcript_context(session: Session, conversation: Conversation) -> dict[st
     assert conversation.id is not None
     messages = queries.transcript(session, conversation.id)
     names = queries.staff_names(session, {m.staff_id for m in messages if m.staff_id})
-    return {"conversation": conversation, "messages": messages, "staff_names": names}
+    return {
+        "conversation": conversation,
+        "messages": messages,
+        "staff_names": names,
+        "tapped": _tapped(messages),
+    }
+
+
+def _tapped(messages: list[Message]) -> dict[int, str]:
+    """What a person tapped, for taps stored without a text: a button of an earlier
+    message than the last (its title, from that message), or after retention (the
+    button's own name, which holds no personal data)."""
+    titles: dict[str, str] = {}
+    tapped: dict[int, str] = {}
+    for message in messages:
+        for button in message.buttons or []:
+            titles[button["payload"]] = strip_isolates(button["title"])
+        if message.direction == Direction.inbound and message.text is None and message.button:
+            tapped[message.id or 0] = titles.get(message.button, message.button)
+    return tapped
 
 
 def _page(

@@ -49,9 +49,7 @@ def add_snippet(
         session.exec(select(StaffSnippet.id).where(col(StaffSnippet.staff_id) == staff.id)).all()
     )
     if count >= MAX_SNIPPETS:
-        raise HTTPException(
-            400, t.gettext("You have the most snippets allowed: delete one first.")
-        )
+        raise HTTPException(400, t.gettext("You have the most snippets allowed: delete one first."))
     assert staff.id is not None
     session.add(StaffSnippet(staff_id=staff.id, title=title, text=text))
     session.commit()
