@@ -137,6 +137,11 @@ class Conversation(SQLModel, table=True):
     topic: str | None = Field(default=None, max_length=64)
     outcome: str | None = Field(default=None, max_length=32)
     handoff_reason: str | None = Field(default=None, max_length=32)
+    urgent_kind: str | None = Field(
+        default=None,
+        max_length=32,
+        description="the kind of emergency the matcher saw (self_harm, trafficking, ...)",
+    )
     opened_at: datetime = Field(default_factory=utcnow)
     queued_at: datetime | None = None
     claimed_at: datetime | None = None
@@ -195,6 +200,33 @@ class Message(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+
+
+class ConversationSeen(SQLModel, table=True):
+    """How far one staff member has read a conversation: the newest message they saw.
+
+    A conversation with a person's message newer than this is unread for them.
+    """
+
+    __tablename__ = "conversation_seen"
+    __table_args__ = (UniqueConstraint("staff_id", "conversation_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: int = Field(foreign_key="staff_user.id", ondelete="CASCADE")
+    conversation_id: int = Field(foreign_key="conversation.id", ondelete="CASCADE", index=True)
+    message_id: int = Field(default=0, description="the newest message id shown to them")
+
+
+class StaffSnippet(SQLModel, table=True):
+    """A staff member's own short text for the reply box ("are you still there?")."""
+
+    __tablename__ = "staff_snippet"
+
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: int = Field(foreign_key="staff_user.id", ondelete="CASCADE", index=True)
+    title: str = Field(max_length=80)
+    text: str = Field(max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class ContactRecord(SQLModel, table=True):

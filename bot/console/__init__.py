@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from bot.console import admin, conversation, login, queue, static
+from bot.console import admin, conversation, login, queue, snippets, static
 
 router = APIRouter()
-for part in (login, queue, conversation, admin, static):
+for part in (login, queue, conversation, snippets, admin, static):
     router.include_router(part.router)
 
 __all__ = ["router"]

@@ -11,12 +11,43 @@ from bot import audit
 from bot.audit import Action
 from bot.console import queries
 from bot.console.auth import CurrentAdmin
+from bot.console.i18n import N_
 from bot.console.routing import console_router
 from bot.console.templating import render
 from bot.deps import MAX_ROW_ID, SessionDep
 
 router = console_router()
 PAGE_SIZE = 100
+ACTION_LABELS = {
+    Action.login: N_("Logged in"),
+    Action.login_failed: N_("Failed to log in"),
+    Action.logout: N_("Logged out"),
+    Action.claim: N_("Took a conversation"),
+    Action.release: N_("Put a conversation back in the queue"),
+    Action.transfer: N_("Handed a conversation to a colleague"),
+    Action.close: N_("Closed a conversation"),
+    Action.reply: N_("Answered"),
+    Action.note: N_("Wrote an internal note"),
+    Action.reveal: N_("Revealed an address"),
+    Action.export: N_("Exported"),
+    Action.erase: N_("Erased a person's data"),
+    Action.staff_added: N_("Added a staff account"),
+}
+
+
+def target_of(target: str | None) -> tuple[str, dict[str, str], str | None]:
+    """What an entry concerns: a message id to translate, its values, and a link if
+    the console has a page for it (a conversation)."""
+    kind, _, ident = (target or "").partition(":")
+    if kind == "conversation" and ident.isdigit():
+        return N_("Conversation %(id)s"), {"id": ident}, f"/console/conversations/{ident}"
+    if kind == "contact" and ident.isdigit():
+        return N_("Person %(id)s"), {"id": ident}, None
+    if kind == "staff" and ident.isdigit():
+        return N_("Staff account %(id)s"), {"id": ident}, None
+    if kind == "contact_records":
+        return N_("Statistics"), {}, "/console/stats"
+    return "%(target)s", {"target": target or ""}, None
 
 
 @router.get("/audit")
@@ -36,6 +67,8 @@ def audit_page(
         "entries": entries,
         "names": names,
         "actions": [a.value for a in Action],
+        "action_labels": ACTION_LABELS,
+        "target_of": target_of,
         "action": action,
         "older": older,
     }

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
 
 from bot.config import Settings
 from bot.hours import OpeningHours
-from bot.i18n import answer_text
+from bot.i18n import answer_text, speaker, strip_isolates
 from bot.nlu.knowledge import KnowledgeBase, KnowledgeError, get_knowledge
 
 log = logging.getLogger(__name__)
 REFERENCE_LANGUAGES = ("nl", "fr", "en")
+SNIPPETS = Path(__file__).resolve().parent / "snippets.yaml"
 
 
 @dataclass(frozen=True)
@@ -91,3 +97,61 @@ def closing_topics(kb: KnowledgeBase | None, staff_locale: str) -> list[tuple[st
         if topic.answers and topic.kind in ("faq", "urgent")
     ]
     return sorted(topics, key=lambda pair: pair[1].casefold())
+
+
+def topic_titles(kb: KnowledgeBase | None, staff_locale: str) -> dict[str, str]:
+    """Every topic's title in the staff member's language, by topic id."""
+    if kb is None:
+        return {}
+    reference = reference_language(staff_locale)
+    return {
+        topic_id: kb.answer(topic_id, reference).title
+        for topic_id, topic in kb.topics.items()
+        if topic.answers
+    }
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """A short text for the reply box: the team's (in the person's language, with the
+    staff member's beside it) or the staff member's own (as they wrote it)."""
+
+    key: str
+    text: str
+    language: str | None
+    reference_text: str
+    personal: bool = False
+
+
+@lru_cache(maxsize=1)
+def _snippet_file() -> dict[str, Any]:
+    with SNIPPETS.open(encoding="utf-8") as fp:
+        loaded: dict[str, Any] = yaml.safe_load(fp)
+    return loaded
+
+
+def _say(settings: Settings, message: str, lang: str) -> str:
+    # Shown in a form field and typed on by staff: no directional isolates (the
+    # outbox does not add them either; the person's phone lays the text out).
+    return strip_isolates(speaker(settings.locales_dir, lang).gettext(message))
+
+
+def team_snippets(settings: Settings, person_lang: str | None, staff_locale: str) -> list[Snippet]:
+    lang = person_lang or "en"
+    reference = reference_language(staff_locale)
+    return [
+        Snippet(
+            key=f"team:{item['id']}",
+            text=_say(settings, item["say"], lang),
+            language=lang,
+            reference_text=_say(settings, item["say"], reference),
+        )
+        for item in _snippet_file()["team"]
+    ]
+
+
+def closing_message(settings: Settings, lang: str | None) -> str:
+    """What the person receives when staff close with a closing message, in their language."""
+    return speaker(settings.locales_dir, lang or "en").gettext(
+        _snippet_file()["closing_message"]["say"]
+    )

@@ -9,12 +9,12 @@ from typing import Annotated, Any
 import anyio.from_thread
 from fastapi import Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from bot import audit, handoff, outbox
 from bot.channels import SendError
 from bot.config import Settings
-from bot.console import canned, live, queries
+from bot.console import canned, live, queries, signals
 from bot.console.auth import CurrentAdmin, CurrentStaff
 from bot.console.i18n import N_
 from bot.console.routing import console_router
@@ -29,6 +29,7 @@ from bot.deps import (
     WakeupDep,
 )
 from bot.handoff import CloseOutcome, HandoffError
+from bot.i18n import strip_isolates
 from bot.models import (
     Contact,
     Conversation,
@@ -37,6 +38,7 @@ from bot.models import (
     MessageStatus,
     Owner,
     Sender,
+    StaffSnippet,
     StaffUser,
     utcnow,
 )
@@ -119,11 +121,52 @@ def _done(
     return _back(conversation_id, notice)
 
 
+def _closing_topic(
+    messages: list[Message], conversation: Conversation, topics: list[tuple[str, str]]
+) -> str:
+    """The topic to pre-fill at closing: the last canned answer staff used, else the
+    topic the bot was answering, when it is one to close with."""
+    known = {topic_id for topic_id, _ in topics}
+    used = [m.topic for m in messages if m.sender == Sender.staff and m.topic in known]
+    if used:
+        return str(used[-1])
+    return conversation.topic if conversation.topic in known else ""
+
+
+def personal_snippets(session: Session, staff_id: int) -> list[StaffSnippet]:
+    return list(
+        session.exec(
+            select(StaffSnippet)
+            .where(col(StaffSnippet.staff_id) == staff_id)
+            .order_by(col(StaffSnippet.title), col(StaffSnippet.id))
+        ).all()
+    )
+
+
 def _transcript_context(session: Session, conversation: Conversation) -> dict[str, Any]:
     assert conversation.id is not None
     messages = queries.transcript(session, conversation.id)
     names = queries.staff_names(session, {m.staff_id for m in messages if m.staff_id})
-    return {"conversation": conversation, "messages": messages, "staff_names": names}
+    return {
+        "conversation": conversation,
+        "messages": messages,
+        "staff_names": names,
+        "tapped": _tapped(messages),
+    }
+
+
+def _tapped(messages: list[Message]) -> dict[int, str]:
+    """What a person tapped, for taps stored without a text: a button of an earlier
+    message than the last (its title, from that message), or after retention (the
+    button's own name, which holds no personal data)."""
+    titles: dict[str, str] = {}
+    tapped: dict[int, str] = {}
+    for message in messages:
+        for button in message.buttons or []:
+            titles[button["payload"]] = strip_isolates(button["title"])
+        if message.direction == Direction.inbound and message.text is None and message.button:
+            tapped[message.id or 0] = titles.get(message.button, message.button)
+    return tapped
 
 
 def _page(
@@ -144,8 +187,14 @@ def _page(
     assignee = (
         session.get(StaffUser, conversation.assignee_id) if conversation.assignee_id else None
     )
+    assert staff.id is not None and conversation.id is not None
+    signals.mark_seen(session, staff.id, conversation.id)
+    session.commit()
+    transcript = _transcript_context(session, conversation)
+    topics = canned.closing_topics(kb, staff.locale)
+    titles = canned.topic_titles(kb, staff.locale)
     context = {
-        **_transcript_context(session, conversation),
+        **transcript,
         "contact": contact,
         "masked_address": mask_address(address),
         "revealed_address": revealed,
@@ -153,11 +202,18 @@ def _page(
         "assignee": assignee,
         "window_closed": contact is not None and not outbox.reply_window_open(contact, now),
         "canned": canned.canned_answers(settings, kb, conversation.language, staff.locale),
-        "topics": canned.closing_topics(kb, staff.locale),
+        "topics": topics,
+        "topic_titles": titles,
+        "closing_topic": _closing_topic(transcript["messages"], conversation, topics),
+        "unanswered": queries.last_unanswered(session, conversation.id),
+        "closing_message": canned.closing_message(settings, conversation.language),
+        "team_snippets": canned.team_snippets(settings, conversation.language, staff.locale),
+        "personal_snippets": personal_snippets(session, staff.id),
         "other_topic": OTHER_TOPIC,
         "outcomes": OUTCOME_LABELS,
         "colleagues": queries.colleagues(session, staff.id or 0),
         "notice": NOTICES.get(notice or ""),
+        "sent": notice in ("sent", "held"),  # the browser forgets the draft
         "erased": conversation.outcome == ERASED,
         "now": now,
     }
@@ -181,9 +237,15 @@ def conversation_page(
 def conversation_events(
     request: Request, conversation_id: RowId, engine: EngineDep, staff: CurrentStaff
 ) -> StreamingResponse:
+    staff_id = staff.id
+    assert staff_id is not None
+
     def version() -> tuple[object, ...]:
         with Session(engine) as session:
-            return queries.conversation_version(session, conversation_id)
+            return (
+                queries.conversation_version(session, conversation_id),
+                signals.signals(session, staff_id),
+            )
 
     def events() -> live.Events:
         with Session(engine) as session:
@@ -192,10 +254,11 @@ def conversation_events(
                 return [("state", "gone")]
             context = _transcript_context(session, conversation)
             state = f"{conversation.owner}:{conversation.assignee_id or ''}"
-        return [
-            ("transcript", render_fragment(request, "_transcript.html", context)),
-            ("state", state),
-        ]
+            signals.mark_seen(session, staff_id, conversation_id)  # shown live: read
+            session.commit()
+            now = signals.signals(session, staff_id)
+            fragment = render_fragment(request, "_transcript.html", context)
+        return [("transcript", fragment), ("state", state), ("signals", now.as_json())]
 
     return live.event_stream(request, version, events)
 
@@ -269,8 +332,10 @@ def close(
     session: SessionDep,
     settings: SettingsDep,
     staff: CurrentStaff,
+    wakeup: WakeupDep,
     topic: Annotated[str, Form(max_length=64)],
     outcome: Annotated[str, Form(max_length=32)],
+    closing_message: Annotated[bool, Form()] = False,
 ) -> Response:
     assert staff.id is not None
     t = translator(request)
@@ -279,20 +344,36 @@ def close(
         raise HTTPException(400, t.gettext("Choose a topic from the list."))
     if outcome not in OUTCOME_LABELS:
         raise HTTPException(400, t.gettext("Choose an outcome from the list."))
+    now = utcnow()
     conversation = handoff.close(
         session,
         conversation_id,
         staff.id,
         topic,
         outcome,
-        utcnow(),
+        now,
         as_admin=staff.role == "admin",
     )
     if conversation is None:
         raise HTTPException(409, t.gettext("You do not hold this conversation."))
-    return _done(
-        session, audit.Action.close, staff, conversation_id, "closed", detail=f"{topic} {outcome}"
-    )
+    farewell: Message | None = None
+    if closing_message:
+        # Through the outbox like any answer, in the person's language, once closed.
+        farewell = outbox.enqueue(
+            session,
+            conversation,
+            canned.closing_message(settings, conversation.language),
+            sender=Sender.staff,
+            staff_id=staff.id,
+            language=conversation.language,
+            now=now,
+            settings=settings,
+        )
+    detail = f"{topic} {outcome}" + (f" message:{farewell.id}" if farewell else "")
+    back = _done(session, audit.Action.close, staff, conversation_id, "closed", detail=detail)
+    if farewell is not None:
+        wakeup.set()
+    return back
 
 
 @router.post("/conversations/{conversation_id}/reply")

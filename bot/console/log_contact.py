@@ -10,7 +10,7 @@ personal is asked: no name, number or address, only what the statistics count.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -56,6 +56,9 @@ NOTICES = {
     "deleted": N_("The entry is deleted."),
 }
 SESSION_HOUR = time(12, 0)  # a past day without a time: counted at noon, safely inside it
+# An entry dated further back than this is more likely a typo (a wrong year or month)
+# than a late entry: the form asks to confirm the date before saving it.
+CONFIRM_AFTER = timedelta(days=60)
 
 
 @dataclass
@@ -70,7 +73,9 @@ class FormValues:
     time: str = ""
     place: str = ""
     participants: str = ""
+    confirm_old: str = ""  # "yes": the staff member confirmed a date long ago
     errors: list[str] = field(default_factory=list)
+    ask_confirmation: bool = False
 
 
 def _is_admin(staff: StaffUser) -> bool:
@@ -93,6 +98,11 @@ def parse(values: FormValues, t: Any, tz: ZoneInfo, now: datetime) -> LoggedCont
     started_at = _moment(values.day, values.time, tz, now)
     if started_at is None:
         errors.append(t.gettext("The date or time is not valid, or it is in the future."))
+    elif started_at < now - CONFIRM_AFTER and values.confirm_old != "yes":
+        values.ask_confirmation = True
+        errors.append(
+            t.gettext("This date is more than 60 days ago. Check it, then confirm it below.")
+        )
     is_session = values.channel == ContactChannel.qa_session
     try:
         participants = _number(values.participants, 1, MAX_PARTICIPANTS) if is_session else None
@@ -215,6 +225,7 @@ def _form(
     time: FormText = "",
     place: FormText = "",
     participants: FormText = "",
+    confirm_old: FormText = "",
 ) -> FormValues:
     return FormValues(
         channel=channel,
@@ -225,6 +236,7 @@ def _form(
         time=time,
         place=place,
         participants=participants,
+        confirm_old=confirm_old,
     )
 
 

@@ -79,9 +79,16 @@ def login(
         if throttled:
             response.headers["Retry-After"] = str(result.retry_after)
         return response
+    # One language before and after logging in: a language chosen on the login page
+    # becomes the account's; otherwise the login page takes the account's from now on.
+    chosen = auth.read_session(request).locale
+    if chosen in CONSOLE_LOCALES and chosen != result.user.locale:
+        result.user.locale = str(chosen)
+        session.add(result.user)
     audit.record(session, audit.Action.login, staff_id=result.user.id, now=now)
     session.commit()
     auth.log_in(request, result.user)
+    auth.replace_session(request, locale=result.user.locale)
     return RedirectResponse(safe_next(next), status_code=303)
 
 

@@ -8,7 +8,7 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from sqlmodel import Session
 
 from bot import audit, handoff
-from bot.console import live, queries
+from bot.console import canned, live, queries, signals
 from bot.console.auth import CurrentStaff
 from bot.console.routing import console_router
 from bot.console.templating import render, render_fragment, translator
@@ -23,7 +23,8 @@ def queue_page(
     request: Request, session: SessionDep, settings: SettingsDep, staff: CurrentStaff
 ) -> Response:
     assert staff.id is not None
-    view = queries.queue_view(session, staff.id, settings.webchat_queue)
+    titles = canned.topic_titles(canned.knowledge(settings), staff.locale)
+    view = queries.queue_view(session, staff.id, settings.webchat_queue, titles)
     return render(request, "queue.html", {"view": view, "now": utcnow()})
 
 
@@ -32,17 +33,38 @@ def queue_events(
     request: Request, engine: EngineDep, settings: SettingsDep, staff: CurrentStaff
 ) -> StreamingResponse:
     staff_id = staff.id
+    locale = staff.locale
     assert staff_id is not None
 
-    def version() -> str:
+    def version() -> tuple[str, signals.Signals]:
         with Session(engine) as session:
-            return queries.queue_version(session, utcnow())
+            return queries.queue_version(session, utcnow(), staff_id), signals.signals(
+                session, staff_id
+            )
 
     def events() -> live.Events:
+        titles = canned.topic_titles(canned.knowledge(settings), locale)
         with Session(engine) as session:
-            view = queries.queue_view(session, staff_id, settings.webchat_queue)
+            view = queries.queue_view(session, staff_id, settings.webchat_queue, titles)
+            now = signals.signals(session, staff_id)
         html = render_fragment(request, "_queue.html", {"view": view, "now": utcnow()})
-        return [("queue", html)]
+        return [("queue", html), ("signals", now.as_json())]
+
+    return live.event_stream(request, version, events)
+
+
+@router.get("/signals")
+def signal_events(request: Request, engine: EngineDep, staff: CurrentStaff) -> StreamingResponse:
+    """The signals alone, for pages without a live region of their own."""
+    staff_id = staff.id
+    assert staff_id is not None
+
+    def version() -> signals.Signals:
+        with Session(engine) as session:
+            return signals.signals(session, staff_id)
+
+    def events() -> live.Events:
+        return [("signals", version().as_json())]
 
     return live.event_stream(request, version, events)
 

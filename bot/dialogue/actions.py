@@ -20,6 +20,8 @@ from bot.privacy.erasure import erase_but_goodbye
 if TYPE_CHECKING:
     from bot.dialogue.engine import Run
 
+NOT_HELPFUL = "not_helpful"  # the handoff reason when the answer did not help
+
 
 def _is_language(payload: str | None) -> bool:
     return bool(payload) and str(payload).startswith("lang:")
@@ -116,7 +118,8 @@ def _record_feedback(run: Run, *, helped: bool) -> None:
             created_at=run.now,
         )
     )
-    data["feedback"] = {**feedback, "topic": None}  # counted once; the others stay offered
+    # Counted once; the others stay offered, and a handoff now says the answer did not help.
+    data["feedback"] = {**feedback, "topic": None, "helped": helped}
     run.contact.flow_data = data
 
 
@@ -131,6 +134,11 @@ def _handoff(run: Run, *, reason: str, urgent: bool = False) -> None:
     webchat_queue = run.engine.settings.webchat_queue
     if urgent:
         conversation.topic = "urgent"
+        if run.match is not None and run.match.urgent_kind:
+            conversation.urgent_kind = run.match.urgent_kind[:32]
+    feedback = (run.contact.flow_data or {}).get("feedback") or {}
+    if reason == "asked" and feedback.get("helped") is False:
+        reason = NOT_HELPFUL  # asked for a person right after saying the answer did not help
     run.handoff = request_handoff(
         run.session,
         conversation,

@@ -173,7 +173,13 @@ def test_a_session_is_logged_with_its_date_place_and_participants(
 ) -> None:
     alice.post(
         "/console/log",
-        {"channel": "qa_session", "place": "OCMW Gent", "participants": "62", "day": "2024-05-02"},
+        {
+            "channel": "qa_session",
+            "place": "OCMW Gent",
+            "participants": "62",
+            "day": "2024-05-02",
+            "confirm_old": "yes",  # long ago: confirmed
+        },
     )
 
     figures = alice.get("/console/stats?year=2024")
@@ -240,7 +246,13 @@ def test_exported_places_are_text_never_formulas(engine: Engine, alice: Staff) -
     for place in [*FORMULA_PLACES, ERROR_LIKE_PLACE]:  # as staff type them in the console
         logged = alice.post(
             "/console/log",
-            {"channel": "qa_session", "place": place, "participants": "12", "day": "2024-05-02"},
+            {
+                "channel": "qa_session",
+                "place": place,
+                "participants": "12",
+                "day": "2024-05-02",
+                "confirm_old": "yes",
+            },
         )
         assert logged.status_code == 303, logged.text
     with session_scope(engine) as session:  # the console strips these; the API does not
