@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from bot.console import admin, conversation, login, queue, static
+from bot.console import (
+    account,
+    admin,
+    conversation,
+    handovers,
+    history,
+    login,
+    queue,
+    static,
+    translation,
+)
 
 router = APIRouter()
-for part in (login, queue, conversation, admin, static):
+for part in (login, queue, history, conversation, handovers, translation, account, admin, static):
     router.include_router(part.router)
 
 __all__ = ["router"]
