@@ -1,8 +1,11 @@
 """Benchmark the matcher against a plain baseline on a labelled set.
 
-    .venv/bin/python -m bench.matcher [FILE.jsonl]      # default ../shared/eval/dev.jsonl
+    .venv/bin/python -m bench.matcher [FILE.jsonl ...]
 
-One run, two methods, each measured in its own process (so memory is its own):
+Default sets: ``../shared/eval/dev.jsonl``, ``../shared/eval/dev-narrative.jsonl`` and our
+own check set ``bench/checkset.jsonl`` (written apart from the knowledge base's examples
+and never trained on). One run, every set, two methods, each measured in its own
+process (so memory is its own):
 
 - ``matcher``: ``bot.nlu.matcher`` as the service uses it (urgent rules, linear
   classifier with an out-of-scope class, abstention, language identification);
@@ -10,12 +13,13 @@ One run, two methods, each measured in its own process (so memory is its own):
   similarity to every knowledge-base example, abstain below 0.3) with py3langid alone
   for the language.
 
-Reported per language and overall: top-1 accuracy (abstaining on a null item counts
-as correct), urgent recall, the share of null items answered with a topic, language
-accuracy, per-message latency p50/p99 (after one warm-up call, three passes over the
-set; wall clock, and CPU time, which does not depend on what else the machine runs),
-load time and memory (RSS once loaded, and the peak). Then the time ``helpline match``
-takes to answer its first line, with the model cached under var/.
+Reported per set, per language and overall: top-1 accuracy (abstaining on a null item
+counts as correct; a child topic's answer counts for its parent), urgent recall, the
+share of null items answered with a topic, urgent false alarms, language accuracy,
+per-message latency p50/p99 (after one warm-up call, three passes over the set; wall
+clock, and CPU time, which does not depend on what else the machine runs), load time
+and memory (RSS once loaded, and the peak). Then the time ``helpline match`` takes to
+answer its first line, with the model cached under var/.
 """
 
 from __future__ import annotations
@@ -34,7 +38,11 @@ import numpy as np
 from bot.config import PROJECT_HOME, Settings
 from bot.nlu import evaluation
 
-DEFAULT_SET = PROJECT_HOME.parent / "shared" / "eval" / "dev.jsonl"
+DEFAULT_SETS = [
+    PROJECT_HOME.parent / "shared" / "eval" / "dev.jsonl",
+    PROJECT_HOME.parent / "shared" / "eval" / "dev-narrative.jsonl",
+    PROJECT_HOME / "bench" / "checkset.jsonl",
+]
 PASSES = 3
 BASELINE_THRESHOLD = 0.3
 
@@ -184,29 +192,32 @@ def report(results: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("file", nargs="?", type=Path, default=DEFAULT_SET)
+    parser.add_argument("files", nargs="*", type=Path)
     parser.add_argument("--method", choices=["matcher", "baseline"], help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help="print raw results as JSON")
     args = parser.parse_args()
+    files = args.files or [path for path in DEFAULT_SETS if path.is_file()]
     if args.method:  # a child process measuring one method
-        print(json.dumps(measure(args.method, args.file)))
+        print(json.dumps(measure(args.method, files[0])))
         return
-    results = []
-    for method in ("matcher", "baseline"):
-        child = subprocess.run(
-            [sys.executable, "-m", "bench.matcher", str(args.file), "--method", method],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=PROJECT_HOME,
-        )
-        results.append(json.loads(child.stdout))
+    by_set: dict[str, list[dict]] = {}
+    for file in files:
+        for method in ("matcher", "baseline"):
+            child = subprocess.run(
+                [sys.executable, "-m", "bench.matcher", str(file), "--method", method],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=PROJECT_HOME,
+            )
+            by_set.setdefault(str(file), []).append(json.loads(child.stdout))
     startup = first_answer_seconds()
     if args.json:
-        print(json.dumps({"results": results, "first_answer_seconds": startup}, indent=2))
+        print(json.dumps({"sets": by_set, "first_answer_seconds": startup}, indent=2))
         return
-    print(f"set: {args.file}")
-    print(report(results))
+    for file, results in by_set.items():
+        print(f"set: {file}")
+        print(report(results))
     print(f"== helpline match: first answer {startup:.2f} s after start (model cached)")
 
 

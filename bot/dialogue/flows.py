@@ -17,24 +17,13 @@ from typing import Any
 import yaml
 
 from bot.dialogue.actions import ACTIONS, CONDITIONS
+from bot.nlu.organisation import ANSWER_PLACEHOLDERS
 from bot.nlu.text import normalize
 
 MAX_INSTRUCTIONS = 200  # per turn: a loop of "go"s in a flow file stops here
 INSTRUCTION_KEYS = frozenset({"say", "say_in_every_language", "answer", "do", "go", "wait"})
 # What a flow's texts may name in braces (filled in by the engine; see flows/README.md).
-PLACEHOLDERS = frozenset(
-    {
-        "days",
-        "emergency",
-        "back",
-        "hours",
-        "waiting",
-        "opening_hours",
-        "org_name",
-        "org_phone",
-        "org_email",
-    }
-)
+PLACEHOLDERS = frozenset({"days", "emergency", "back", "hours", "waiting", *ANSWER_PLACEHOLDERS})
 
 # Words that may stand around a flow's ``messages`` ("English please", "en français
 # svp", "ik wil een medewerker", "په پښتو"): politeness, articles, prepositions, "I

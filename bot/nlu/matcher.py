@@ -71,7 +71,7 @@ class Thresholds:
     confident_score: float = 1.2
     # The classifier alone (no urgent rule matched) calls an emergency from this
     # confidence on; below it the message is answered by its next topic, marked at risk.
-    urgent_confidence: float = 0.8
+    urgent_confidence: float = 0.9
 
 
 def _confidence(score: float, limits: Thresholds) -> float:

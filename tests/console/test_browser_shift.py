@@ -14,15 +14,7 @@ from sqlmodel import Session, col, select
 from bot.config import Settings
 from bot.conversations import find_contact
 from bot.models import Conversation, Owner, StaffUser, utcnow
-from tests.console.test_browser import (  # noqa: F401  (fixtures)
-    CHAT_ID,
-    browser,
-    open_console,
-    run_inbox,
-    server,
-    settings,
-    telegram_webhook,
-)
+from tests.console import test_browser as chromium
 from tests.support.browser import BROWSER_TESTS
 from tests.support.factories import add_conversation
 from tests.support.fakes.server import Fault
@@ -30,6 +22,18 @@ from tests.support.fakes.translate_api import FakeTranslateAPI
 from tests.support.live_server import LiveServer
 
 pytestmark = BROWSER_TESTS
+# The Chromium set-up of the console's first browser tests (fixtures and helpers).
+browser, settings, server, open_console = (
+    chromium.browser,
+    chromium.settings,
+    chromium.server,
+    chromium.open_console,
+)
+CHAT_ID, run_inbox, telegram_webhook = (
+    chromium.CHAT_ID,
+    chromium.run_inbox,
+    chromium.telegram_webhook,
+)
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect

@@ -28,7 +28,9 @@ from bot.app import create_app
 from bot.channels import build_channels
 from bot.config import LANGUAGES, Settings
 from bot.dialogue.engine import FlowEngine, get_flow_engine
+from bot.hours import OpeningHours
 from bot.i18n import PDI, RLI, speaker, strip_isolates
+from bot.i18n import answer_text as filled_answer
 from bot.models import Conversation, Owner, utcnow
 from bot.nlu.knowledge import get_knowledge
 from tests.support.fakes.telegram_api import FakeTelegramAPI
@@ -124,7 +126,9 @@ def said(settings: Settings, lang: str, message: str, **values: object) -> str:
 
 
 def curated(settings: Settings, topic: str, lang: str) -> str:
-    return get_knowledge(settings).answer(topic, lang).answer.strip()
+    """A topic's answer as the bot sends it (the organisation's details filled in)."""
+    answer = get_knowledge(settings).answer(topic, lang).answer
+    return filled_answer(settings, OpeningHours.from_settings(settings), answer, lang).strip()
 
 
 def only_conversation(engine: Engine) -> Conversation:

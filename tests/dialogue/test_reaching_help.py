@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 from bot.config import LANGUAGES, Settings
 from bot.dialogue.turns import typed_button
 from bot.i18n import LANGUAGE_NAMES, speaker, strip_isolates
+from bot.i18n import answer_text as filled_answer
 from bot.models import AnswerFeedback, Conversation, Message, utcnow
 from bot.nlu.knowledge import get_knowledge
 from bot.privacy.erasure import WEBCHAT_SHOWN_FOR, finish_erasures
@@ -123,7 +124,9 @@ def hours(settings: Settings, lang: str) -> str:
 
 
 def curated(settings: Settings, topic: str, lang: str) -> str:
-    return get_knowledge(settings).answer(topic, lang).answer.strip()
+    """A topic's answer as the bot sends it (the organisation's details filled in)."""
+    answer = get_knowledge(settings).answer(topic, lang).answer
+    return filled_answer(settings, ALWAYS_OPEN, answer, lang).strip()
 
 
 def title(settings: Settings, topic: str, lang: str) -> str:

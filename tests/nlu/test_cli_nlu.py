@@ -113,3 +113,14 @@ def test_eval_refuses_a_file_in_another_format(environment: dict[str, str], tmp_
 
     assert result.returncode == 2
     assert "wrong.jsonl:1: not an evaluation item" in result.stderr
+
+
+def test_an_answer_from_a_child_topic_counts_for_its_parent() -> None:
+    from bot.nlu.evaluation import answers_for
+
+    assert answers_for("reception.no_place.waiting_list", "reception.no_place")
+    assert answers_for("reception.no_place", "reception.no_place")
+    assert not answers_for("reception.no_place", "reception.no_place.waiting_list")
+    assert not answers_for("reception.no_placement", "reception.no_place")
+    assert not answers_for("reception.no_place", None)
+    assert answers_for(None, None)
