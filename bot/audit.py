@@ -28,6 +28,8 @@ class Action(StrEnum):
     export = "export"
     erase = "erase"
     staff_added = "staff_added"
+    password_changed = "password_changed"
+    machine_translation = "machine_translation"
 
 
 def record(

@@ -180,6 +180,21 @@ class Settings(BaseSettings):
     opening_days: str = "mon,tue,wed,thu,fri"
     holidays_country: str = "BE"
     emergency_numbers: str = "112"
+    return_to_staff_hours: float = Field(
+        default=72.0,
+        ge=0,
+        description="a person who writes again this long after a staff member closed their "
+        "conversation goes back to that staff member (0: never, always the queue)",
+    )
+
+    # Machine translation for staff (off unless a server the organisation runs is set)
+    translate_url: str = Field(
+        default="",
+        description="a LibreTranslate-compatible server (POST /translate); empty: off. "
+        "The texts staff ask to translate are sent to it (docs/translation.md)",
+    )
+    translate_api_key: str = Field(default="", description="its api_key, if it asks for one")
+    translate_timeout_seconds: float = 10.0
 
     # The organisation, as the bot names it (a sentence that needs a detail not set here
     # is left out; with HELPLINE_DEMO the demo's clearly fake values stand in)

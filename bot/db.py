@@ -42,6 +42,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+    # SQLite's own lower() folds ASCII only; the console's text search needs Cyrillic and
+    # Arabic script too (PostgreSQL's lower() does that already).
+    dbapi_connection.create_function("unicode_lower", 1, _lower, deterministic=True)
+
+
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
 
 
 @contextmanager

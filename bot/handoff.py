@@ -16,7 +16,7 @@ Callers pass ``settings.webchat_queue`` as ``webchat_queue``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -87,6 +87,75 @@ def request_handoff(
         conversation.handoff_reason = reason[:32]
     conversation.handoff_reason = conversation.handoff_reason or reason[:32]
 
+    open_now = hours.is_open(now)
+    notify = False
+    if not open_now and conversation.after_hours_notice_at is None:
+        conversation.after_hours_notice_at = now
+        notify = True
+    session.add(conversation)
+    return HandoffResult(
+        open_now=open_now,
+        next_opening=None if open_now else hours.next_opening(now),
+        notify_after_hours=notify,
+    )
+
+
+RETURNED = "returned"  # the handoff_reason of a person back with the staff member who helped
+# How a conversation ended that does not send the person back to the same staff member.
+NOT_RETURNED_AFTER = frozenset({"erased", "abusive"})
+
+
+def returning_staff(
+    session: Session, conversation: Conversation, *, within: timedelta, now: datetime
+) -> int | None:
+    """The staff member who closed this person's last conversation less than ``within``
+    ago, if their account is still active: the person goes back to them.
+
+    None when the last close was the bot's (or nobody's), longer ago, erased or closed as
+    abusive, or when ``within`` is zero (``HELPLINE_RETURN_TO_STAFF_HOURS=0``).
+    """
+    if within <= timedelta(0):
+        return None
+    last = session.exec(
+        select(Conversation.assignee_id, Conversation.closed_at, Conversation.outcome)
+        .where(
+            col(Conversation.contact_id) == conversation.contact_id,
+            col(Conversation.id) != conversation.id,
+            col(Conversation.owner) == Owner.closed,
+            col(Conversation.closed_at).is_not(None),
+        )
+        .order_by(col(Conversation.closed_at).desc(), col(Conversation.id).desc())
+        .limit(1)
+    ).first()
+    if last is None:
+        return None
+    staff_id, closed_at, outcome = last
+    if staff_id is None or closed_at is None or outcome in NOT_RETURNED_AFTER:
+        return None
+    if closed_at.tzinfo is None:  # SQLite returns naive UTC
+        closed_at = closed_at.replace(tzinfo=UTC)
+    if now - closed_at > within:
+        return None
+    staff = session.get(StaffUser, staff_id)
+    return staff_id if staff is not None and staff.active else None
+
+
+def return_to_staff(
+    session: Session,
+    conversation: Conversation,
+    staff_id: int,
+    *,
+    hours: OpeningHours,
+    now: datetime,
+) -> HandoffResult:
+    """Give a returning person's conversation straight to the staff member who helped
+    them (it is theirs, as if they had taken it from the queue), and say when staff answer."""
+    conversation.owner = Owner.staff
+    conversation.assignee_id = staff_id
+    conversation.queued_at = conversation.queued_at or now
+    conversation.claimed_at = now
+    conversation.closed_at = None
+    conversation.handoff_reason = RETURNED
     open_now = hours.is_open(now)
     notify = False
     if not open_now and conversation.after_hours_notice_at is None:

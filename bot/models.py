@@ -177,6 +177,12 @@ class Message(SQLModel, table=True):
     direction: str = Field(max_length=4)
     sender: str = Field(max_length=8)
     staff_id: int | None = Field(default=None, foreign_key="staff_user.id", ondelete="SET NULL")
+    transfer_to_id: int | None = Field(
+        default=None,
+        foreign_key="staff_user.id",
+        ondelete="SET NULL",
+        description="a note that came with a transfer: the colleague it was handed to",
+    )
     text: str | None = None
     media_type: str | None = Field(default=None, max_length=64)
     media_ref: str | None = Field(default=None, description="provider URL or file id, for staff")

@@ -4,10 +4,32 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from bot.console import admin, conversation, login, queue, snippets, static
+from bot.console import (
+    account,
+    admin,
+    conversation,
+    handovers,
+    history,
+    login,
+    queue,
+    snippets,
+    static,
+    translation,
+)
 
 router = APIRouter()
-for part in (login, queue, conversation, snippets, admin, static):
+for part in (
+    login,
+    queue,
+    history,
+    conversation,
+    handovers,
+    translation,
+    account,
+    snippets,
+    admin,
+    static,
+):
     router.include_router(part.router)
 
 __all__ = ["router"]

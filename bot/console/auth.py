@@ -80,6 +80,10 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
+def password_matches(user: StaffUser, password: str) -> bool:
+    return _verify(user.password_hash, password)
+
+
 # --- the session cookie ------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from bot import audit, handoff, outbox
 from bot.channels import SendError
 from bot.config import Settings
-from bot.console import canned, live, queries, signals
+from bot.console import canned, history, live, queries, signals, translation
 from bot.console.auth import CurrentAdmin, CurrentStaff
 from bot.console.i18n import N_
 from bot.console.routing import console_router
@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 router = console_router()
 
 MAX_REPLY = 4000
+MAX_TRANSFER_MESSAGE = 500
 OTHER_TOPIC = "other"
 OUTCOME_LABELS = {
     CloseOutcome.answered: N_("Answered"),
@@ -143,15 +144,20 @@ def personal_snippets(session: Session, staff_id: int) -> list[StaffSnippet]:
     )
 
 
-def _transcript_context(session: Session, conversation: Conversation) -> dict[str, Any]:
+def _transcript_context(
+    session: Session, settings: Settings, conversation: Conversation
+) -> dict[str, Any]:
     assert conversation.id is not None
     messages = queries.transcript(session, conversation.id)
-    names = queries.staff_names(session, {m.staff_id for m in messages if m.staff_id})
+    staff_ids = {m.staff_id for m in messages if m.staff_id}
+    staff_ids |= {m.transfer_to_id for m in messages if m.transfer_to_id}
+    names = queries.staff_names(session, staff_ids)
     return {
         "conversation": conversation,
         "messages": messages,
         "staff_names": names,
         "tapped": _tapped(messages),
+        "translation": translation.enabled(settings),
     }
 
 
@@ -190,7 +196,7 @@ def _page(
     assert staff.id is not None and conversation.id is not None
     signals.mark_seen(session, staff.id, conversation.id)
     session.commit()
-    transcript = _transcript_context(session, conversation)
+    transcript = _transcript_context(session, settings, conversation)
     topics = canned.closing_topics(kb, staff.locale)
     titles = canned.topic_titles(kb, staff.locale)
     context = {
@@ -216,6 +222,7 @@ def _page(
         "sent": notice in ("sent", "held"),  # the browser forgets the draft
         "erased": conversation.outcome == ERASED,
         "now": now,
+        "earlier": history.earlier_conversations(session, conversation),
     }
     return render(request, "conversation.html", context, status_code=status_code)
 
@@ -235,7 +242,11 @@ def conversation_page(
 
 @router.get("/conversations/{conversation_id}/events")
 def conversation_events(
-    request: Request, conversation_id: RowId, engine: EngineDep, staff: CurrentStaff
+    request: Request,
+    conversation_id: RowId,
+    engine: EngineDep,
+    settings: SettingsDep,
+    staff: CurrentStaff,
 ) -> StreamingResponse:
     staff_id = staff.id
     assert staff_id is not None
@@ -252,7 +263,7 @@ def conversation_events(
             conversation = session.get(Conversation, conversation_id)
             if conversation is None:  # erased since the page was opened: it reloads
                 return [("state", "gone")]
-            context = _transcript_context(session, conversation)
+            context = _transcript_context(session, settings, conversation)
             state = f"{conversation.owner}:{conversation.assignee_id or ''}"
             signals.mark_seen(session, staff_id, conversation_id)  # shown live: read
             session.commit()
@@ -298,15 +309,17 @@ def transfer(
     session: SessionDep,
     staff: CurrentStaff,
     to_staff_id: Annotated[int, Form(ge=1, le=MAX_ROW_ID)],
+    message: Annotated[str, Form(max_length=MAX_TRANSFER_MESSAGE)] = "",
 ) -> Response:
     assert staff.id is not None
+    now = utcnow()
     try:
         conversation = handoff.transfer(
             session,
             conversation_id,
             staff.id,
             to_staff_id,
-            utcnow(),
+            now,
             as_admin=staff.role == "admin",
         )
     except HandoffError as exc:
@@ -315,6 +328,23 @@ def transfer(
         ) from exc
     if conversation is None:
         raise HTTPException(409, translator(request).gettext("You do not hold this conversation."))
+    message = message.replace("\r\n", "\n").strip()
+    if message:
+        # A note for the colleague (never sent to the person), shown on the conversation
+        # page and, live, on the colleague's queue page (``handovers``).
+        session.add(
+            Message(
+                conversation_id=conversation_id,
+                channel=conversation.channel,
+                direction=Direction.note,
+                sender=Sender.staff,
+                staff_id=staff.id,
+                transfer_to_id=to_staff_id,
+                text=message,
+                status=MessageStatus.handled,
+                created_at=now,
+            )
+        )
     return _done(
         session,
         audit.Action.transfer,

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bot.config import LANGUAGES
-from bot.handoff import HandoffResult, request_handoff, waiting_before
+from bot.handoff import HandoffResult, request_handoff, return_to_staff, waiting_before
 from bot.models import AnswerFeedback
 from bot.privacy.erasure import erase_but_goodbye
 
@@ -152,6 +152,27 @@ def _handoff(run: Run, *, reason: str, urgent: bool = False) -> None:
     if not run.handoff.queued:
         return  # a web chat the queue does not take: the flow says so
     run.values["waiting"] = waiting_before(run.session, conversation, webchat_queue=webchat_queue)
+    _when_back(run)
+
+
+def _return_to_staff(run: Run) -> None:
+    """Back to the staff member who closed the person's last conversation a short while
+    ago (``returns_to_staff``); to the queue if that no longer holds."""
+    staff_id = run.returning_staff()
+    if staff_id is None:
+        _handoff(run, reason="asked")
+        return
+    run.handoff = return_to_staff(
+        run.session, run.conversation, staff_id, hours=run.engine.hours, now=run.now
+    )
+    run.contact.flow, run.contact.flow_step = None, None
+    run.values["waiting"] = 0
+    _when_back(run)
+
+
+def _when_back(run: Run) -> None:
+    """``hours`` and ``back``: when staff are back, if they are not working now."""
+    assert run.handoff is not None
     if run.handoff.next_opening is not None:
         seconds = (run.handoff.next_opening - run.now).total_seconds()
         run.values["hours"] = max(1, math.ceil(seconds / 3600))
@@ -173,6 +194,7 @@ ACTIONS: dict[str, Callable[..., None]] = {
     "record_feedback": _record_feedback,
     "prioritise": _prioritise,
     "handoff": _handoff,
+    "return_to_staff": _return_to_staff,
     "erase": _erase,
 }
 
@@ -216,6 +238,8 @@ CONDITIONS: dict[str, Callable[[Run], bool]] = {
         and not queued.open_now
         and not queued.notify_after_hours
     ),
+    # the person wrote again soon after a staff member closed their last conversation
+    "returns_to_staff": lambda run: run.returning_staff() is not None,
     "not_queued": lambda run: run.handoff is not None and not run.handoff.queued,
 }
 

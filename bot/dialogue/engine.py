@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -43,11 +43,11 @@ from bot.dialogue.flows import (
     load_flows,
     step_ref,
 )
-from bot.handoff import HandoffResult
+from bot.handoff import HandoffResult, returning_staff
 from bot.hours import OpeningHours
 from bot.i18n import LANGUAGE_NAMES, Speaker, answer_details, isolate, speaker
 from bot.messages import Button
-from bot.models import Contact, Conversation, Message
+from bot.models import Contact, Conversation, Message, Owner
 from bot.nlu import Match, Matcher, get_matcher
 from bot.nlu.knowledge import KnowledgeBase, get_knowledge
 from bot.nlu.organisation import fill
@@ -55,6 +55,9 @@ from bot.nlu.text import normalize
 from bot.ops.observability import MATCHES
 
 LANGUAGE_CONFIDENCE = 0.75  # below this, ask the person which language they write
+# A thank-you after a close is answered by the bot: it does not reopen the conversation
+# for the staff member who helped.
+COURTESY_TOPICS = frozenset({"meta.thanks"})
 
 
 # --- running ------------------------------------------------------------------------
@@ -155,6 +158,7 @@ class Run:
         self.named_language: str | None = None  # "English please": the language named
         self.waited_at: tuple[str | None, str | None] = (contact.flow, contact.flow_step)
         self.kept = False  # what the person wrote is kept (once per turn)
+        self._returning: tuple[int | None] | None = None
 
     # -- routing --
 
@@ -268,11 +272,29 @@ class Run:
             self._clear_position()
             self.execute(*stale)
 
+    def returning_staff(self) -> int | None:
+        """The staff member this person goes back to (``HELPLINE_RETURN_TO_STAFF_HOURS``
+        after they closed the person's last conversation), while the bot has it."""
+        if self._returning is None:
+            found = None
+            if self.conversation.owner == Owner.bot:
+                within = timedelta(hours=self.engine.settings.return_to_staff_hours)
+                found = returning_staff(
+                    self.session, self.conversation, within=within, now=self.now
+                )
+            self._returning = (found,)
+        return self._returning[0]
+
     def route(self, match: Match) -> None:
-        """A text message that is not a command: by its topic."""
+        """A text message that is not a command: by its topic (or, for a person who
+        writes again soon after a staff member closed their conversation, to them)."""
         self.match = match
         if match.at_risk:
             ACTIONS["prioritise"](self)
+        returns = match.topic not in COURTESY_TOPICS and self.flows.has_event("returning")
+        if returns and self.returning_staff() is not None:
+            self.begin(self.flows.by_event("returning"))
+            return
         if match.staff_only and self.flows.has_event("staff_only"):
             self.begin(self.flows.by_event("staff_only"))
             return
