@@ -377,7 +377,7 @@ def coverage(
             answer = topic.answers.get(lang) if topic else None
             if topic is None or answer is None or not answer.answer or not answer.title:
                 row[lang] = "missing"
-            elif len(answer.examples) < MIN_EXAMPLES:
+            elif len(answer.examples) < MIN_EXAMPLES and not is_urgent_kind_answer(topic):
                 row[lang] = "few examples"
             elif topic.review_due() < today:
                 row[lang] = "overdue"

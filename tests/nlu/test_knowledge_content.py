@@ -222,3 +222,15 @@ def test_a_line_that_needs_a_detail_not_configured_is_left_out(tmp_path: Path) -
     text = "Call us:\n• by phone: {org_phone}\n• by e-mail: {org_email}\nWe answer {opening_hours}."
     sent = fill(text, {"org_email": "help@example.org", "opening_hours": "Mon-Fri 9-12"})
     assert sent == "Call us:\n• by e-mail: help@example.org\nWe answer Mon-Fri 9-12."
+
+
+def test_the_knowledge_base_validates_and_covers_every_topic_in_every_language() -> None:
+    from bot.nlu.knowledge import coverage, validate
+
+    errors, _ = validate(KNOWLEDGE)
+    ids, table = coverage(KNOWLEDGE)
+    assert not errors
+    gaps = [
+        f"{i}.{lang}: {state}" for i in ids for lang, state in table[i].items() if state != "ok"
+    ]
+    assert not gaps, gaps
