@@ -230,7 +230,11 @@ def test_the_knowledge_base_validates_and_covers_every_topic_in_every_language()
     errors, _ = validate(KNOWLEDGE)
     ids, table = coverage(KNOWLEDGE)
     assert not errors
+    # "overdue" is a reminder to review, not a gap (and depends on the day the test runs)
     gaps = [
-        f"{i}.{lang}: {state}" for i in ids for lang, state in table[i].items() if state != "ok"
+        f"{topic}.{lang}: {state}"
+        for topic in ids
+        for lang, state in table[topic].items()
+        if state not in ("ok", "overdue")
     ]
     assert not gaps, gaps
