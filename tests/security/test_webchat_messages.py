@@ -29,7 +29,7 @@ from bot.models import Message
 from bot.privacy.addresses import address_hash
 from tests.support.flows import MONDAY_MORNING
 
-DUTCH_TOO_FAST = "U schrijft sneller dan wij kunnen lezen."
+DUTCH_TOO_FAST = "Je schrijft sneller dan wij kunnen lezen."
 DUTCH_FULL = "Dit gesprek kan geen berichten meer ontvangen."
 
 

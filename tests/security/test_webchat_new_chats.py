@@ -36,7 +36,7 @@ from tests.support.serving import helpline_serve
 
 LIMIT = 3
 Serve = Callable[[str | None], str]  # FORWARDED_ALLOW_IPS -> the served URL
-DUTCH_REFUSAL = "Er zijn te veel nieuwe gesprekken gestart vanaf uw verbinding."
+DUTCH_REFUSAL = "Er zijn te veel nieuwe gesprekken gestart vanaf je verbinding."
 
 
 @pytest.fixture

@@ -92,7 +92,7 @@ def test_a_message_refused_by_the_new_chat_limit_is_said_and_kept_in_the_box(
 
         notice = page.get_by_role("alert")
         expect(notice).to_have_text(
-            "Er zijn te veel nieuwe gesprekken gestart vanaf uw verbinding. "
+            "Er zijn te veel nieuwe gesprekken gestart vanaf je verbinding. "
             "Probeer het later opnieuw.",
             timeout=20_000,
         )
