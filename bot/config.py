@@ -283,11 +283,6 @@ class Settings(BaseSettings):
         return details
 
     @property
-    def organisation(self) -> dict[str, str]:
-        """``organisation_details`` in no particular language (the flows' texts)."""
-        return self.organisation_details()
-
-    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 

@@ -87,12 +87,19 @@ def request_handoff(
         conversation.handoff_reason = reason[:32]
     conversation.handoff_reason = conversation.handoff_reason or reason[:32]
 
-    open_now = hours.is_open(now)
-    notify = False
-    if not open_now and conversation.after_hours_notice_at is None:
-        conversation.after_hours_notice_at = now
-        notify = True
     session.add(conversation)
+    return _when_staff_answer(conversation, hours, now)
+
+
+def _when_staff_answer(
+    conversation: Conversation, hours: OpeningHours, now: datetime
+) -> HandoffResult:
+    """Whether staff are working now, and whether this conversation is yet to be told
+    they are not (said once per conversation)."""
+    open_now = hours.is_open(now)
+    notify = not open_now and conversation.after_hours_notice_at is None
+    if notify:
+        conversation.after_hours_notice_at = now
     return HandoffResult(
         open_now=open_now,
         next_opening=None if open_now else hours.next_opening(now),
@@ -156,17 +163,8 @@ def return_to_staff(
     conversation.claimed_at = now
     conversation.closed_at = None
     conversation.handoff_reason = RETURNED
-    open_now = hours.is_open(now)
-    notify = False
-    if not open_now and conversation.after_hours_notice_at is None:
-        conversation.after_hours_notice_at = now
-        notify = True
     session.add(conversation)
-    return HandoffResult(
-        open_now=open_now,
-        next_opening=None if open_now else hours.next_opening(now),
-        notify_after_hours=notify,
-    )
+    return _when_staff_answer(conversation, hours, now)
 
 
 def _move(

@@ -4,6 +4,7 @@ transfer, close, reveal the address (admins), and play media."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Annotated, Any
 
 import anyio.from_thread
@@ -332,19 +333,7 @@ def transfer(
     if message:
         # A note for the colleague (never sent to the person), shown on the conversation
         # page and, live, on the colleague's queue page (``handovers``).
-        session.add(
-            Message(
-                conversation_id=conversation_id,
-                channel=conversation.channel,
-                direction=Direction.note,
-                sender=Sender.staff,
-                staff_id=staff.id,
-                transfer_to_id=to_staff_id,
-                text=message,
-                status=MessageStatus.handled,
-                created_at=now,
-            )
-        )
+        _add_note(session, conversation, staff, message, transfer_to_id=to_staff_id, at=now)
     return _done(
         session,
         audit.Action.transfer,
@@ -463,18 +452,34 @@ def note(
     text = text.replace("\r\n", "\n").strip()  # browsers send textarea lines as CRLF
     if not text:
         raise HTTPException(400, translator(request).gettext("The note is empty."))
+    _add_note(session, conversation, staff, text)
+    return _done(session, audit.Action.note, staff, conversation_id, "noted")
+
+
+def _add_note(
+    session: Session,
+    conversation: Conversation,
+    staff: StaffUser,
+    text: str,
+    *,
+    transfer_to_id: int | None = None,
+    at: datetime | None = None,
+) -> None:
+    """A note staff keep on the conversation (never sent to the person)."""
+    assert conversation.id is not None
     session.add(
         Message(
-            conversation_id=conversation_id,
+            conversation_id=conversation.id,
             channel=conversation.channel,
             direction=Direction.note,
             sender=Sender.staff,
             staff_id=staff.id,
+            transfer_to_id=transfer_to_id,
             text=text,
             status=MessageStatus.handled,
+            created_at=at or utcnow(),
         )
     )
-    return _done(session, audit.Action.note, staff, conversation_id, "noted")
 
 
 @router.post("/conversations/{conversation_id}/reveal")

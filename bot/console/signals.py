@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from sqlalchemy import literal
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, func, select
 
@@ -30,8 +31,14 @@ def mark_seen(session: Session, staff_id: int, conversation_id: int) -> None:
         return
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(ConversationSeen).values(
-        staff_id=staff_id, conversation_id=conversation_id, message_id=newest
+    # Selected from the conversation, not given as values: when it is erased meanwhile,
+    # nothing is inserted (a row given as values would break its foreign key, and with it
+    # the live page that marks it seen).
+    statement = insert(ConversationSeen).from_select(
+        ["staff_id", "conversation_id", "message_id"],
+        select(literal(staff_id), col(Conversation.id), literal(newest)).where(
+            col(Conversation.id) == conversation_id
+        ),
     )
     statement = statement.on_conflict_do_update(
         index_elements=["staff_id", "conversation_id"],

@@ -45,12 +45,11 @@ from bot.dialogue.flows import (
 )
 from bot.handoff import HandoffResult, returning_staff
 from bot.hours import OpeningHours
-from bot.i18n import LANGUAGE_NAMES, Speaker, answer_details, isolate, speaker
+from bot.i18n import LANGUAGE_NAMES, Speaker, answer_details, answer_text, isolate, speaker
 from bot.messages import Button
 from bot.models import Contact, Conversation, Message, Owner
 from bot.nlu import Match, Matcher, get_matcher
 from bot.nlu.knowledge import KnowledgeBase, get_knowledge
-from bot.nlu.organisation import fill
 from bot.nlu.text import normalize
 from bot.ops.observability import MATCHES
 
@@ -409,10 +408,8 @@ class Run:
     def answer(self, ref: str, fallback: str | None) -> None:
         topic = self.topic if ref == "$topic" else ref
         if topic and topic in self.engine.knowledge.topics:
-            text = fill(
-                self.engine.knowledge.answer(self.answer_of(topic), self.lang).answer,
-                self.details(),
-            )
+            answer = self.engine.knowledge.answer(self.answer_of(topic), self.lang).answer
+            text = answer_text(self.engine.settings, self.engine.hours, answer, self.lang)
             message = self.send(isolate(text, self.lang), [])
             message.topic = topic
             if self.match is not None and self.match.topic == topic:

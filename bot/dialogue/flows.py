@@ -8,7 +8,6 @@ mistake in a flow file stops the service at start, not in a person's conversatio
 
 from __future__ import annotations
 
-import string
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ import yaml
 
 from bot.dialogue.actions import ACTIONS, CONDITIONS
 from bot.nlu.organisation import ANSWER_PLACEHOLDERS
+from bot.nlu.organisation import placeholders as text_placeholders
 from bot.nlu.text import normalize
 
 MAX_INSTRUCTIONS = 200  # per turn: a loop of "go"s in a flow file stops here
@@ -305,9 +305,7 @@ def placeholders(line: Any) -> Iterator[str]:
     """The names a line fills in (``{org_phone}``), in its singular and plural forms."""
     texts = [line] if isinstance(line, str) else [line.get("one", ""), line.get("other", "")]
     for text in texts:
-        for _, name, _, _ in string.Formatter().parse(text):
-            if name:
-                yield name
+        yield from text_placeholders(text)
 
 
 def step_ref(flow_id: str, ref: str) -> tuple[str, str]:

@@ -25,6 +25,7 @@ import contextlib
 import hashlib
 import math
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -44,10 +45,9 @@ from bot.nlu.knowledge import (
     read_yaml,
 )
 from bot.nlu.language import LanguageIdentifier
-from bot.nlu.text import normalize
+from bot.nlu.text import normalize, normalize_letters
 from bot.nlu.urgent import (
     find_at_risk_normalized,
-    find_staff_only_normalized,
     find_urgent_normalized,
     urgent_kind,
 )
@@ -65,6 +65,26 @@ STAFF_ONLY_FILE = Path(__file__).with_name("staff_only.yaml")
 MODEL_VERSION = "1"
 MODEL_MODULES = ("text", "features", "classifier", "language", "knowledge", "matcher")
 PREFIX = 5
+
+
+# Only staff can answer, by its clearest wordings in every script: whether an embassy
+# already gave someone the visa, a request to look "in your system". The classifier
+# learns the rest (``STAFF_ONLY_FILE``).
+_STAFF_ONLY = (
+    r"(visa|visum|vizu|vizy|визу|візу|ویزه|ویزا|wiza|viza|weeza)\w* .{0,25}"
+    r"(already|al |deja|вже|уже|vzhe|uzhe|dada|dadan|داده|ورکړ|warkr|granted|goedgekeurd|accorde)"
+    r"|(dalo|dala|daly|dali|дало|дала|дали|given|gave|give|accorde|donne|gegeven|داده|dada)\w* "
+    r".{0,20}(visa|visum|vizu|визу|візу|ویزه|wiza|viza)"
+    r"|\b(in|dans|у|в) (your|uw|je|jullie|votre|vos|вашій|вашей|вашу) (system|systeem|systeme"
+    r"|систем)|(په|پہ) خپل سیستم|در سیستم (خود|تان|شما)|dar system (khod|tan|shoma)"
+    r"|pa khpal system"
+)
+_COMPILED_STAFF_ONLY = re.compile(normalize_letters(_STAFF_ONLY))
+
+
+def find_staff_only_normalized(normalized: str) -> bool:
+    """A question only staff can answer, by its clearest wordings."""
+    return bool(_COMPILED_STAFF_ONLY.search(normalized))
 
 
 @dataclass(frozen=True)
@@ -182,6 +202,7 @@ class Matcher:
         normalized = normalize(text)
         guess = self.languages.detect(text, normalized)
         reply = lang if lang in LANGUAGES else guess.lang
+        hit = find_urgent_normalized(normalized)  # an emergency rule wins over any topic
 
         def result(
             topic: str | None,
@@ -200,20 +221,19 @@ class Matcher:
                 lang_confidence=guess.confidence,
                 urgent=urgent,
                 candidates=candidates,
-                urgent_kind=urgent_kind(normalized) if urgent else None,
+                urgent_kind=urgent_kind(normalized, hit) if urgent else None,
                 staff_only=staff_only,
                 at_risk=None if urgent else at_risk,
             )
 
-        scores = self.classifier.scores(self.vectorizer.vector(normalized_terms(normalized)))
-        order = np.argsort(-scores)
-        candidates = tuple(self.labels[i] for i in order if self._faq[i])[:3]
-        if find_urgent_normalized(normalized):
-            return result(URGENT, 1.0, candidates)
-
         limits = self.thresholds
+        scores = self.classifier.scores(self.vectorizer.vector(normalized_terms(normalized)))
         scores[self._staff_only] -= limits.staff_only_penalty
         order = np.argsort(-scores)
+        candidates = tuple(self.labels[i] for i in order if self._faq[i])[:3]
+        if hit is not None:
+            return result(URGENT, 1.0, candidates)
+
         at_risk = "sleeping_outside" if find_at_risk_normalized(normalized) else None
         if self.labels[order[0]] == URGENT:
             if _confidence(float(scores[order[0]]), limits) >= limits.urgent_confidence:

@@ -38,7 +38,7 @@ from prometheus_client import Counter
 from bot.config import LANGUAGES
 from bot.nlu import Match, Matcher
 from bot.nlu.text import normalize
-from bot.nlu.urgent import urgent_kind
+from bot.nlu.urgent import find_urgent_normalized, urgent_kind
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -351,7 +351,11 @@ class RasaMatcher:
             score=score,
             urgent=topic == URGENT_TOPIC,
             candidates=self._candidates(parsed),
-            urgent_kind=urgent_kind(normalized) if topic == URGENT_TOPIC else None,
+            urgent_kind=(
+                urgent_kind(normalized, find_urgent_normalized(normalized))
+                if topic == URGENT_TOPIC
+                else None
+            ),
         )
 
     def _topic(self, parsed: Parse) -> tuple[str | None, float]:

@@ -500,9 +500,9 @@ _KIND_PATTERNS = [
 _COMPILED_KINDS = [(kind, _compile(pattern)) for kind, pattern in _KIND_PATTERNS]
 
 
-def urgent_kind(normalized: str, hit: UrgentHit | None = None) -> str | None:
-    """The kind of emergency in a message already found urgent (by a rule, ``hit``, or by
-    the classifier), for its specialised answer: ``self_harm``, ``sexual_violence``,
+def urgent_kind(normalized: str, hit: UrgentHit | None) -> str | None:
+    """The kind of emergency in a message already found urgent (by the rule ``hit``, or by
+    the classifier: ``hit`` None), for its specialised answer: ``self_harm``, ``sexual_violence``,
     ``trafficking``, ``child_missing``, ``child_alone``, ``domestic_violence``; None for
     the general answer (a medical emergency, other violence, a call for help)."""
     if hit is not None and hit.category in ("suicide", "trafficking"):
@@ -510,10 +510,7 @@ def urgent_kind(normalized: str, hit: UrgentHit | None = None) -> str | None:
     for kind, pattern in _COMPILED_KINDS:
         if pattern.search(normalized):
             return kind
-    if hit is not None:
-        return _KIND_OF_CATEGORY.get(hit.category)
-    found = find_urgent_normalized(normalized)
-    return _KIND_OF_CATEGORY.get(found.category) if found else None
+    return _KIND_OF_CATEGORY.get(hit.category) if hit is not None else None
 
 
 # --- at risk, not an emergency: staff priority without the emergency answer ----------
@@ -540,25 +537,3 @@ _COMPILED_AT_RISK = _compile(_SLEEPING_OUTSIDE)
 def find_at_risk_normalized(normalized: str) -> bool:
     """Someone with nowhere to sleep: a priority for staff, not an emergency answer."""
     return bool(_COMPILED_AT_RISK.search(normalized))
-
-
-# --- only staff can answer: a status in one person's file ------------------------------
-
-# Whether an embassy already gave someone the visa; looking in "your system"; whether a
-# named relative is still in a centre. The classifier learns the rest
-# (``bot/nlu/staff_only.yaml``); these catch the clearest wordings in every script.
-_STAFF_ONLY = (
-    r"(visa|visum|vizu|vizy|визу|візу|ویزه|ویزا|wiza|viza|weeza)\w* .{0,25}"
-    r"(already|al |deja|вже|уже|vzhe|uzhe|dada|dadan|داده|ورکړ|warkr|granted|goedgekeurd|accorde)"
-    r"|(dalo|dala|daly|dali|дало|дала|дали|given|gave|give|accorde|donne|gegeven|داده|dada)\w* "
-    r".{0,20}(visa|visum|vizu|визу|візу|ویزه|wiza|viza)"
-    r"|\b(in|dans|у|в) (your|uw|je|jullie|votre|vos|вашій|вашей|вашу) (system|systeem|systeme"
-    r"|систем)|(په|پہ) خپل سیستم|در سیستم (خود|تان|شما)|dar system (khod|tan|shoma)"
-    r"|pa khpal system"
-)
-_COMPILED_STAFF_ONLY = _compile(_STAFF_ONLY)
-
-
-def find_staff_only_normalized(normalized: str) -> bool:
-    """A question only staff can answer, by its clearest wordings."""
-    return bool(_COMPILED_STAFF_ONLY.search(normalized))
