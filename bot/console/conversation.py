@@ -266,10 +266,12 @@ def conversation_events(
                 return [("state", "gone")]
             context = _transcript_context(session, settings, conversation)
             state = f"{conversation.owner}:{conversation.assignee_id or ''}"
+            # Rendered before the commit, which expires what was read: were it erased
+            # meanwhile, reading it again would fail instead of telling the page.
+            fragment = render_fragment(request, "_transcript.html", context)
             signals.mark_seen(session, staff_id, conversation_id)  # shown live: read
             session.commit()
             now = signals.signals(session, staff_id)
-            fragment = render_fragment(request, "_transcript.html", context)
         return [("transcript", fragment), ("state", state), ("signals", now.as_json())]
 
     return live.event_stream(request, version, events)

@@ -27,6 +27,7 @@ from bot import handoff, inbox, outbox
 from bot.app import create_app
 from bot.channels import build_channels
 from bot.config import Settings
+from bot.console import signals
 from bot.dialogue.engine import FlowEngine, load_flows
 from bot.hours import OpeningHours
 from bot.models import (
@@ -298,3 +299,43 @@ async def test_the_staff_members_open_page_hears_that_the_conversation_is_gone(
 def next_state(events: Iterator[tuple[str, str]], since: str | None = None) -> str:
     """The next state the page is told (a new message repeats the one it had)."""
     return next(data for event, data in events if event == "state" and data != since)
+
+
+async def test_a_conversation_erased_while_its_page_is_drawn_is_reported_gone(
+    engine: Engine,
+    settings: Settings,
+    flows: FlowEngine,
+    app: FastAPI,
+    alice: Staff,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The erasure lands between reading the transcript and marking it seen: the page
+    gets what was read, then 'gone' (it used to read the erased row again and break)."""
+    app.state.console_poll_seconds = 0.05
+    with LiveServer(app) as server, httpx.Client(base_url=server.url) as telegram_servers:
+        telegram(telegram_servers, text=SAMPLES["en"]["human"])
+        await worker(engine, settings, flows)
+        telegram(telegram_servers, data="consent.yes")
+        await worker(engine, settings, flows)
+        conversation_id = the_conversation(engine).id
+        assert alice.post(f"/console/conversations/{conversation_id}/claim").status_code == 303
+        telegram(telegram_servers, text="delete my data")
+        await worker(engine, settings, flows)
+        telegram(telegram_servers, data="delete.yes")
+        await worker(engine, settings, flows)
+
+        mark_seen = signals.mark_seen
+
+        def erased_meanwhile(session: Session, staff_id: int, conversation_id: int) -> None:
+            assert finish_erasures(engine, settings, now=utcnow()) == 1
+            mark_seen(session, staff_id, conversation_id)
+
+        monkeypatch.setattr(signals, "mark_seen", erased_meanwhile)
+        browser = logged_in(server, alice.email)
+        path = f"/console/conversations/{conversation_id}/events"
+        with browser.stream("GET", path) as response:
+            events = read_events(response)
+            assert next_state(events) == f"closed:{alice.id}"
+            assert next_state(events, since=f"closed:{alice.id}") == "gone"
+        browser.close()
+        assert count(engine, Conversation) == 0
