@@ -197,6 +197,12 @@ class Message(SQLModel, table=True):
     provider_message_id: str | None = Field(default=None, max_length=128)
     status: str = Field(default=MessageStatus.received, max_length=10)
     attempts: int = 0
+    priority: int = Field(
+        default=0,
+        sa_column_kwargs={"server_default": "0"},
+        description="outbound: lower goes first; replies to people writing now are 0, "
+        "bulk work (broadcasts) higher",
+    )
     next_attempt_at: datetime | None = None
     in_doubt_since: datetime | None = Field(
         default=None,

@@ -73,6 +73,9 @@ STATUS_RANK = {
 
 # --- storing ------------------------------------------------------------------------
 
+REPLY = 0  # a reply to someone writing now, or staff's message: sent first
+BULK = 1  # work nobody waits for (broadcasts): sent when no reply is due
+
 
 def enqueue(
     session: Session,
@@ -85,8 +88,11 @@ def enqueue(
     buttons: list[Button] | None = None,
     language: str | None = None,
     now: datetime | None = None,
+    priority: int = REPLY,
 ) -> Message:
     """Store an outbound message for the worker to send; returns it (flushed, with an id).
+
+    The worker sends by ``priority`` first (``REPLY`` before ``BULK``), then in order.
 
     A text longer than the channel allows is stored as several messages, split at
     paragraph, line or word boundaries; the buttons go with the last one, which is
@@ -122,6 +128,7 @@ def enqueue(
             else None,
             language=language,
             status=status,
+            priority=priority,
             next_attempt_at=now if status == MessageStatus.queued else None,
             created_at=now,
         )
@@ -296,7 +303,7 @@ def claim_due(
             .join(Conversation, col(Conversation.id) == Message.conversation_id)
             .join(Contact, col(Contact.id) == Conversation.contact_id)
             .where(due)
-            .order_by(col(Message.id))
+            .order_by(col(Message.priority), col(Message.id))
             .limit(settings.outbox_batch_size)
         )
         if not settings.is_sqlite:

@@ -39,6 +39,7 @@ def enqueue(
     *,
     buttons: list[Button] | None = None,
     now: datetime | None = None,
+    priority: int = outbox.REPLY,
 ) -> int:
     with session_scope(engine) as session:
         message = outbox.enqueue(
@@ -49,6 +50,7 @@ def enqueue(
             buttons=buttons,
             now=now,
             settings=settings,
+            priority=priority,
         )
         return message.id or 0
 
@@ -407,6 +409,36 @@ async def test_two_workers_never_claim_the_same_message(engine: Engine, settings
 
     assert len(first) == 6
     assert second == []
+
+
+async def test_a_reply_is_claimed_before_bulk_messages_queued_earlier(
+    engine: Engine, settings: Settings
+) -> None:
+    """A broadcast waiting in the outbox never makes someone writing now wait."""
+    settings = settings.model_copy(update={"outbox_batch_size": 3})
+    now = utcnow()
+    for n in range(5):
+        conversation = new_conversation(engine, settings, "telegram", f"{5550000200 + n}")
+        enqueue(engine, settings, conversation, f"news {n}", priority=outbox.BULK, now=now)
+    writing = new_conversation(engine, settings, "telegram", "5550000300")
+    reply = enqueue(engine, settings, writing, "your answer", now=now)
+
+    first = outbox.claim_due(engine, settings, ["telegram"], now=now)
+
+    assert first[0].message_id == reply
+    assert [c.outbound.text for c in first] == ["your answer", "news 0", "news 1"]
+
+
+async def test_bulk_messages_of_one_conversation_still_go_after_its_earlier_messages(
+    engine: Engine, settings: Settings, channels: Channels, fake_telegram: FakeTelegramAPI
+) -> None:
+    conversation = new_conversation(engine, settings, "telegram", CHAT)
+    enqueue(engine, settings, conversation, "news", priority=outbox.BULK)
+    enqueue(engine, settings, conversation, "answer")
+
+    await drain(engine, settings, channels, utcnow())
+
+    assert [m.text for m in fake_telegram.sent] == ["news", "answer"]
 
 
 async def test_a_response_lost_after_the_provider_accepted_is_sent_again_not_lost(
