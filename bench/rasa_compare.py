@@ -1,7 +1,7 @@
 """The built-in matcher against Rasa 3.6 on ``../shared/eval/dev.jsonl``, in one run.
 
     HELPLINE_BENCH_RASA=/opt/rasa/bin/rasa .venv/bin/python -m bench.rasa_compare
-        [--eval FILE] [--workdir DIR] [--capture DIR]
+        [--eval FILE]... [--workdir DIR] [--capture DIR]
 
 ``HELPLINE_BENCH_RASA`` is the ``rasa`` executable of a Rasa 3.6 installation in a
 Python 3.10 venv (docs/rasa.md says how to make one; without the variable this
@@ -43,7 +43,7 @@ from prometheus_client import REGISTRY
 
 from bot.config import PROJECT_HOME, get_settings
 from bot.nlu import Match, get_matcher
-from bot.nlu.evaluation import format_table, read_items, run, score_by_language
+from bot.nlu.evaluation import Scores, format_table, read_items, run, score_by_language
 from bot.nlu.knowledge import get_knowledge
 from bot.nlu.matcher import Matcher
 from bot.nlu.rasa import (
@@ -58,6 +58,7 @@ from bot.nlu.text import normalize
 EVAL_FILE = PROJECT_HOME.parent / "shared" / "eval" / "dev.jsonl"
 FIXTURES = PROJECT_HOME / "tests" / "fixtures" / "rasa"
 MODEL = "helpline"
+HEADER = f"{'backend':<10}{'top1':>7}{'urgent':>8}{'null→topic':>12}{'p50 ms':>9}{'p99 ms':>9}"
 START_TIMEOUT = 600.0
 TRAIN_TIMEOUT = 3600.0
 
@@ -226,7 +227,12 @@ def fallbacks() -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--eval", type=Path, default=EVAL_FILE, help="labelled JSON lines")
+    parser.add_argument(
+        "--eval",
+        type=Path,
+        action="append",
+        help="labelled JSON lines (repeat for several sets; one training serves them all)",
+    )
     parser.add_argument("--workdir", type=Path, help="keep the Rasa project and model here")
     parser.add_argument("--capture", type=Path, help="save Rasa's answers to the fixtures' texts")
     args = parser.parse_args(argv)
@@ -241,11 +247,13 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = get_settings().model_copy(update={"nlu": "builtin"})
     knowledge = get_knowledge(settings)
-    items = read_items(args.eval)
+    sets = {path: read_items(path) for path in args.eval or [EVAL_FILE]}
     builtin = get_matcher(settings)  # trains and caches the model the probe then loads
     assert isinstance(builtin, Matcher)
     builtin_start = builtin_server()
 
+    results: dict[Path, dict[str, dict[str, Scores]]] = {}
+    failed = 0.0
     with tempfile.TemporaryDirectory(prefix="helpline-rasa-") as scratch:
         project = args.workdir or Path(scratch)
         export_project(knowledge, project)
@@ -256,23 +264,27 @@ def main(argv: list[str] | None = None) -> int:
                 capture(url, args.capture)
             client = RasaClient(url)
             backend = RasaMatcher(knowledge, builtin, client)
-            tables = {"builtin": score_by_language(run(builtin.match, items))}
-            before = fallbacks()
-            tables["rasa"] = score_by_language(run(backend.match, items))
-            failed = fallbacks() - before
-            tables["rasa-raw"] = score_by_language(run(RawRasa(client, builtin).match, items))
+            for path, items in sets.items():
+                tables = {"builtin": score_by_language(run(builtin.match, items))}
+                before = fallbacks()
+                tables["rasa"] = score_by_language(run(backend.match, items))
+                failed += fallbacks() - before
+                raw = RawRasa(client, builtin)
+                tables["rasa-raw"] = score_by_language(run(raw.match, items))
+                results[path] = tables
             client.close()
 
-    print(f"\n{len(items)} messages from {args.eval}\n")
-    for name, table in tables.items():
-        print(f"== {name}\n{format_table(table)}\n")
+    for path, tables in results.items():
+        print(f"\n{len(sets[path])} messages from {path}\n")
+        for name, table in tables.items():
+            print(f"== {name}\n{format_table(table)}\n")
+        print(HEADER)
+        for name, table in tables.items():
+            s = table["all"]
+            urgent = "-" if s.urgent_recall is None else f"{s.urgent_recall:.3f}"
+            null = "-" if s.null_answered is None else f"{s.null_answered:.3f}"
+            print(f"{name:<10}{s.top1:>7.3f}{urgent:>8}{null:>12}{s.p50_ms:>9.2f}{s.p99_ms:>9.2f}")
     servers = {"builtin": builtin_start, "rasa": rasa_start}
-    print(f"{'backend':<10}{'top1':>7}{'urgent':>8}{'null→topic':>12}{'p50 ms':>9}{'p99 ms':>9}")
-    for name, table in tables.items():
-        s = table["all"]
-        urgent = "-" if s.urgent_recall is None else f"{s.urgent_recall:.3f}"
-        null = "-" if s.null_answered is None else f"{s.null_answered:.3f}"
-        print(f"{name:<10}{s.top1:>7.3f}{urgent:>8}{null:>12}{s.p50_ms:>9.2f}{s.p99_ms:>9.2f}")
     print(f"\n{'server':<10}{'start-up s':>12}{'peak MB':>10}")
     for name, server in servers.items():
         print(f"{name:<10}{server.startup_s:>12.2f}{server.peak_mb:>10.0f}")
