@@ -1,9 +1,10 @@
 """A fake Rasa 3.6 server: ``POST /model/parse`` answered from captured responses.
 
-``FakeRasa()`` loads ``tests/fixtures/rasa/*.json`` and answers a request with the
-capture whose ``text`` equals the request's; a text it has no capture for is
-recorded in ``unexpected`` and answered 500, so a test that sends something else
-than it thinks fails loudly. Faults come from ``FakeServer``
+``FakeRasa()`` loads ``tests/fixtures/rasa/*.json`` (real Rasa 3.6.21 answers) and
+answers a request with the capture whose ``text`` equals the request's;
+``FakeRasa(load_captures(SHAPES))`` answers with the hand-made shapes instead. A text
+it has no capture for is recorded in ``unexpected`` and answered 500, so a test that
+sends something else than it thinks fails loudly. Faults come from ``FakeServer``
 (``fake.fail_next(Fault.error(500), Fault.hang(), Fault.close())``);
 ``garbage_next(body)`` answers 200 with a body that is no parse result.
 Run it alone with ``python -m tests.rasa.fake_rasa`` (prints its URL).
@@ -19,6 +20,8 @@ from typing import Any
 from tests.support.fakes.server import FakeServer, Recorded, Reply
 
 CAPTURES = Path(__file__).resolve().parent.parent / "fixtures" / "rasa"
+# Hand-made in the shape of Rasa's answers, for what real captures did not show.
+SHAPES = CAPTURES / "shapes"
 VERSION = {"version": "3.6.20", "minimum_compatible_version": "3.5.0"}
 
 

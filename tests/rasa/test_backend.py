@@ -2,7 +2,9 @@
 abstention, and the built-in matcher answers whenever Rasa fails.
 
 Rasa is a fake server on 127.0.0.1 answering with captured ``/model/parse`` bodies
-(``tests/fixtures/rasa/``); the built-in matcher and the knowledge base are the real ones.
+(``tests/fixtures/rasa/``: real Rasa 3.6.21 answers; ``shapes/``: hand-made answers in
+Rasa's shape for what the real ones did not show); the built-in matcher and the knowledge
+base are the real ones.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from bot.nlu import get_matcher
 from bot.nlu.matcher import Matcher
 from bot.nlu.rasa import RasaClient, RasaMatcher, _cached_rasa_matcher
 from bot.ops.observability import JsonFormatter
-from tests.rasa.fake_rasa import FakeRasa
+from tests.rasa.fake_rasa import CAPTURES, SHAPES, FakeRasa, load_captures
 from tests.support.fakes.server import Fault
 from tests.support.live_server import free_port
 
@@ -54,15 +56,23 @@ def builtin(settings: Settings) -> Matcher:
     return get_matcher(settings)
 
 
-@pytest.fixture
-def fake_rasa() -> Iterator[FakeRasa]:
-    fake = FakeRasa()
+def serve(fake: FakeRasa) -> Iterator[FakeRasa]:
     fake.start()
     try:
         yield fake
     finally:
         fake.stop()
     assert not fake.unexpected, f"no capture for {fake.unexpected}"
+
+
+@pytest.fixture
+def fake_rasa() -> Iterator[FakeRasa]:
+    yield from serve(FakeRasa())
+
+
+@pytest.fixture
+def shaped_rasa() -> Iterator[FakeRasa]:
+    yield from serve(FakeRasa(load_captures(SHAPES)))
 
 
 @pytest.fixture
@@ -91,6 +101,11 @@ def matcher(fake_rasa: FakeRasa, rasa_at: Callable[[str], RasaMatcher]) -> RasaM
 
 
 @pytest.fixture
+def shaped(shaped_rasa: FakeRasa, rasa_at: Callable[[str], RasaMatcher]) -> RasaMatcher:
+    return rasa_at(shaped_rasa.url)
+
+
+@pytest.fixture
 def nobody_listening() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
@@ -114,7 +129,7 @@ def test_rasa_intent_answers_with_its_topic_in_our_detected_language(
     ours = builtin.match(text)
     assert found.topic == topic
     assert not found.urgent
-    assert 0.85 < found.score <= 1.0
+    assert found.score == round(confidence_captured_for(fake_rasa.parsed[-1]), 4)
     assert (found.lang, found.detected_lang) == (ours.detected_lang, ours.detected_lang)
     assert found.lang_confidence == ours.lang_confidence
     assert asked(fake_rasa) == 1
@@ -149,10 +164,19 @@ def test_emergency_our_rules_miss_is_urgent_when_rasa_says_so(matcher: RasaMatch
     assert (found.topic, found.urgent) == ("urgent", True)
 
 
+def confidence_captured_for(text: str) -> float:
+    [confidence] = [
+        capture["intent"]["confidence"]
+        for capture in load_captures(CAPTURES).values()
+        if capture["text"] == text
+    ]
+    return float(confidence)
+
+
 def test_fallback_intent_abstains_and_offers_the_closest_faq_topics(
-    matcher: RasaMatcher,
+    shaped: RasaMatcher,
 ) -> None:
-    found = matcher.match("weet iemand een goeie kapper in borgerhout?")
+    found = shaped.match("weet iemand een goeie kapper in borgerhout?")
     assert found.topic is None
     assert found.score == pytest.approx(0.2313, abs=1e-4)  # the best guess, not the threshold
     assert not found.urgent
@@ -160,17 +184,29 @@ def test_fallback_intent_abstains_and_offers_the_closest_faq_topics(
     assert found.candidates == ("help.volunteer", "housing.find", "infolijn.contact")
 
 
-def test_confidence_under_our_threshold_abstains(matcher: RasaMatcher) -> None:
-    found = matcher.match("kan ik hier ergens een fiets huren")
+def test_confidence_under_our_threshold_abstains(shaped: RasaMatcher) -> None:
+    found = shaped.match("kan ik hier ergens een fiets huren")
     assert found.topic is None
     assert found.score == pytest.approx(0.4189, abs=1e-4)
     assert found.candidates[0] == "housing.find"
 
 
-def test_intent_that_is_no_topic_abstains(matcher: RasaMatcher) -> None:
-    found = matcher.match("Is er nog plaats in de sociale woning van het OCMW?")
+def test_intent_that_is_no_topic_abstains(shaped: RasaMatcher) -> None:
+    found = shaped.match("Is er nog plaats in de sociale woning van het OCMW?")
     assert found.topic is None
     assert found.candidates == ("housing.find", "social.income", "reception.no_place")
+
+
+def test_real_rasa_sure_of_a_wrong_intent_is_followed(
+    matcher: RasaMatcher, builtin: Matcher
+) -> None:
+    """What a real Rasa 3.6.21 answered to an off-topic question (a hairdresser): a
+    confident asylum-interview intent, which the Rasa backend cannot tell from a right
+    one; the built-in matcher abstains on it (bench/README.md compares the two)."""
+    found = matcher.match("weet iemand een goeie kapper in borgerhout?")
+    assert found.topic == "asylum.interview"
+    assert found.score == pytest.approx(0.8911, abs=1e-4)
+    assert builtin.match("weet iemand een goeie kapper in borgerhout?").topic is None
 
 
 GARBAGE = [
