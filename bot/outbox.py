@@ -546,7 +546,7 @@ class _Clock:
         return self.start + timedelta(seconds=time.monotonic() - self.monotonic)
 
 
-class _Pace:
+class Pace:
     """Spaces one channel's sends at its rate (``HELPLINE_OUTBOX_RATES``), in the order
     they were claimed (replies first); a 429 halves the rate for a while.
 
@@ -579,14 +579,14 @@ class _Pace:
         log.info("rate limited: sending at %.0f%% of the configured rate", self.factor * 100)
 
 
-PACES: dict[str, _Pace] = {}
+PACES: dict[str, Pace] = {}
 
 
 async def _keep_pace(settings: Settings, channel: str) -> None:
     rate = settings.outbox_rate(channel)
     if rate is None:
         return
-    delay = PACES.setdefault(channel, _Pace()).delay(rate, time.monotonic())
+    delay = PACES.setdefault(channel, Pace()).delay(rate, time.monotonic())
     if delay > 0:
         await asyncio.sleep(delay)
 
@@ -605,7 +605,7 @@ async def _send_one(channels: Channels, claim: Claim, clock: _Clock, recorder: _
     except SendError as exc:
         error, in_doubt = exc, exc.in_doubt
         if exc.retry_after is not None:  # the provider's 429: slow down
-            PACES.setdefault(claim.channel, _Pace()).slow_down(time.monotonic())
+            PACES.setdefault(claim.channel, Pace()).slow_down(time.monotonic())
     except Exception as exc:  # a bug in a channel must not lose the message
         log.exception("channel %s raised unexpectedly", claim.channel)
         error, in_doubt = SendError(f"unexpected {type(exc).__name__}"), True

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine, and_, func, update
 from sqlmodel import Session, col, select
@@ -106,7 +106,7 @@ def create(
     broadcast = Broadcast(
         created_by=staff_id,
         created_at=now,
-        scheduled_at=max(when, now),
+        scheduled_at=max(when, now).astimezone(UTC),
         status=BroadcastStatus.scheduled,
         texts=cleaned,
         topic=topic or None,

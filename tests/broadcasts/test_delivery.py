@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
@@ -214,3 +215,17 @@ async def test_two_instances_running_the_job_queue_each_person_once(
         messages = session.exec(select(Message.id).where(col(Message.direction) == "out")).all()
     assert len(recipients) == len(set(recipients)) == 450
     assert len(messages) == 450
+
+
+def test_a_channel_keeps_to_its_rate_and_halves_it_for_a_while_after_a_429() -> None:
+    from bot.outbox import Pace
+
+    pace = Pace()
+    assert [pace.delay(10, now=0.0) for _ in range(3)] == pytest.approx([0.0, 0.1, 0.2])
+    pace.slow_down(now=0.3)
+    pace.slow_down(now=0.5)  # the 429s of one burst count once
+    assert [pace.delay(10, now=0.3) for _ in range(2)] == pytest.approx([0.0, 0.2])
+    pace.slow_down(now=2.0)
+    assert pace.factor == 0.25
+    later = 2.0 + Pace.SLOWED_FOR
+    assert [pace.delay(10, now=later) for _ in range(2)] == pytest.approx([0.0, 0.1])
