@@ -156,7 +156,7 @@ class Settings(BaseSettings):
         default="whatsapp=80,telegram=30",
         description="messages a second each channel sends at most, per instance "
         "(Twilio's default WhatsApp throughput is 80; Telegram allows about 30 in bulk); "
-        "a 429 halves a channel's rate for a minute",
+        "a 429 halves a channel's rate, which doubles back after 15 s without one",
     )
     debounce_seconds: float = Field(
         default=2.0, description="answer once the person paused this long (quick fragments)"

@@ -26,12 +26,18 @@ because the provider answered that it did not take the message.
 Messages of one conversation go out in order: a message is due only when no
 earlier outbound message of its conversation is still queued or being sent, so a
 batch holds at most one message per conversation.
+
+Replies before bulk work: rows are claimed by ``priority`` (``REPLY`` before ``BULK``,
+broadcasts). Each channel keeps to its rate (``HELPLINE_OUTBOX_RATES``, the providers'
+documented throughput) and claims about a second's worth at a time, so a reply waits at
+most for that round; a 429 halves the channel's rate for a while (``Pace``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Sequence
@@ -526,7 +532,7 @@ async def send_due(engine: Engine, settings: Settings, *, now: datetime, channel
     """The outbox job: send every due message once; returns how many were attempted."""
     clock = _Clock(now, time.monotonic())
     claims = await anyio.to_thread.run_sync(
-        lambda: claim_due(engine, settings, list(channels), now=now)
+        lambda: _claim_paced(engine, settings, list(channels), now=now)
     )
     if claims:
         recorder = _Recorder(engine, settings)
@@ -546,37 +552,63 @@ class _Clock:
         return self.start + timedelta(seconds=time.monotonic() - self.monotonic)
 
 
+ROUND_SECONDS = 1.0  # a channel with a rate claims about this much sending at a time
+
+
+def _claim_paced(
+    engine: Engine, settings: Settings, kinds: list[str], *, now: datetime
+) -> list[Claim]:
+    """Claims for one round: a channel with a rate gets its own batch, the size of a
+    second's sending, so that a slow channel neither holds a fast one back nor makes a
+    reply wait long behind a batch of bulk work; the others share one batch."""
+    free = [kind for kind in kinds if settings.outbox_rate(kind) is None]
+    claims = claim_due(engine, settings, free, now=now)
+    for kind in kinds:
+        rate = settings.outbox_rate(kind)
+        if rate is None:
+            continue
+        factor = PACES[kind].factor if kind in PACES else 1.0
+        size = max(1, math.ceil(rate * factor * ROUND_SECONDS))
+        sized = settings.model_copy(update={"outbox_batch_size": size})
+        claims += claim_due(engine, sized, [kind], now=now)
+    return claims
+
+
 class Pace:
     """Spaces one channel's sends at its rate (``HELPLINE_OUTBOX_RATES``), in the order
-    they were claimed (replies first); a 429 halves the rate for a while.
+    they were claimed (replies first). A 429 halves the rate; it doubles back after each
+    ``SLOWED_FOR`` seconds without one.
 
     Per process: each instance keeps to the rate on its own.
     """
 
-    SLOWED_FOR = 60.0  # seconds a 429 slows the channel down
+    SLOWED_FOR = 15.0
     SLOWEST = 1 / 16  # of the configured rate
 
     def __init__(self) -> None:
         self.next_at = 0.0
         self.factor = 1.0
         self.slowed_at = float("-inf")
-        self.slowed_until = 0.0
 
     def delay(self, rate: float, now: float) -> float:
         """How long to wait before the next send; reserves its slot."""
-        if now >= self.slowed_until:
-            self.factor = 1.0
+        self._recover(now)
         slot = max(now, self.next_at)
         self.next_at = slot + 1.0 / (rate * self.factor)
         return slot - now
 
     def slow_down(self, now: float) -> None:
-        # The 429s of sends that were already under way count once.
+        self._recover(now)
         if now - self.slowed_at < 1.0:
-            return
-        self.slowed_at, self.slowed_until = now, now + self.SLOWED_FOR
+            return  # the 429s of sends that were already under way count once
+        self.slowed_at = now
         self.factor = max(self.factor / 2, self.SLOWEST)
         log.info("rate limited: sending at %.0f%% of the configured rate", self.factor * 100)
+
+    def _recover(self, now: float) -> None:
+        while self.factor < 1.0 and now - self.slowed_at >= self.SLOWED_FOR:
+            self.factor = min(1.0, self.factor * 2)
+            self.slowed_at += self.SLOWED_FOR
 
 
 PACES: dict[str, Pace] = {}

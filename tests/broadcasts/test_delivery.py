@@ -217,7 +217,7 @@ async def test_two_instances_running_the_job_queue_each_person_once(
     assert len(messages) == 450
 
 
-def test_a_channel_keeps_to_its_rate_and_halves_it_for_a_while_after_a_429() -> None:
+def test_a_channel_keeps_to_its_rate_halves_it_after_a_429_and_recovers() -> None:
     from bot.outbox import Pace
 
     pace = Pace()
@@ -227,5 +227,7 @@ def test_a_channel_keeps_to_its_rate_and_halves_it_for_a_while_after_a_429() -> 
     assert [pace.delay(10, now=0.3) for _ in range(2)] == pytest.approx([0.0, 0.2])
     pace.slow_down(now=2.0)
     assert pace.factor == 0.25
-    later = 2.0 + Pace.SLOWED_FOR
+    pace.delay(10, now=2.0 + Pace.SLOWED_FOR)
+    assert pace.factor == 0.5  # doubles back after a while without a 429 ...
+    later = 2.0 + 2 * Pace.SLOWED_FOR
     assert [pace.delay(10, now=later) for _ in range(2)] == pytest.approx([0.0, 0.1])
