@@ -23,7 +23,8 @@ def broadcast_settings(
     fake_telegram.configure(settings, webhook_secret=WEBHOOK_SECRET)
     fake_twilio.configure(settings)
     settings.run_worker = False
-    settings.provider_timeout_seconds = 0.5
+    # No fault here hangs: a long timeout only spares a busy machine spurious pool timeouts.
+    settings.provider_timeout_seconds = 10.0
     settings.broadcast_template_sids = dict(TEMPLATES)
     settings.outbox_batch_size = 100
     # The fakes take what they get: the providers' own rates are tested on their own.
