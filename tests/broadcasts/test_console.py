@@ -87,3 +87,21 @@ def test_a_broadcast_with_no_text_is_refused_with_the_reason(admin: Staff) -> No
 
     assert refused.status_code == 400
     assert "at least one language" in refused.text
+
+
+def test_cancel_from_the_console_stops_it_and_is_audited(
+    admin: Staff, engine: Engine, settings: Settings
+) -> None:
+    add_people(engine, settings, 3, channel="telegram")
+    sent = admin.post("/console/broadcasts", {"text_en": "News", "when": "now"})
+    page = sent.headers["location"]
+
+    cancelled = admin.post(page + "/cancel")
+
+    assert cancelled.status_code == 303
+    assert "Cancelled" in admin.get(page).text
+    with Session(engine) as session:
+        broadcast = session.exec(select(Broadcast)).one()
+        actions = session.exec(select(AuditEntry.action)).all()
+    assert broadcast.status == "cancelled"
+    assert "broadcast_cancelled" in actions
