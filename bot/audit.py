@@ -30,6 +30,9 @@ class Action(StrEnum):
     staff_added = "staff_added"
     password_changed = "password_changed"
     machine_translation = "machine_translation"
+    broadcast = "broadcast"
+    broadcast_cancelled = "broadcast_cancelled"
+    broadcaster = "broadcaster"  # the permission to broadcast given or taken
 
 
 def record(

@@ -131,6 +131,12 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='Approved WhatsApp template Content SID per language, JSON: {"nl": "HX..."}',
     )
+    broadcast_template_sids: dict[str, str] = Field(
+        default_factory=dict,
+        description="Approved WhatsApp template per language that announces a broadcast to "
+        "people outside the 24-hour window (JSON, like twilio_template_sids, which is used "
+        "when this is not set)",
+    )
 
     # Webhooks, outbox and the background worker
     run_worker: bool = Field(default=True, description="run the job loop inside `serve`")
@@ -146,6 +152,12 @@ class Settings(BaseSettings):
     outbox_backoff_seconds: float = 2.0
     outbox_backoff_max_seconds: float = 900.0
     outbox_max_attempts: int = 40
+    outbox_rates: str = Field(
+        default="whatsapp=80,telegram=30",
+        description="messages a second each channel sends at most, per instance "
+        "(Twilio's default WhatsApp throughput is 80; Telegram allows about 30 in bulk); "
+        "a 429 halves a channel's rate, which doubles back after 15 s without one",
+    )
     debounce_seconds: float = Field(
         default=2.0, description="answer once the person paused this long (quick fragments)"
     )
@@ -285,6 +297,18 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    def outbox_rate(self, channel: str) -> float | None:
+        """The most messages a second ``channel`` may send (``outbox_rates``); None: no limit."""
+        for item in self.outbox_rates.split(","):
+            name, _, value = item.partition("=")
+            if name.strip() == channel:
+                try:
+                    rate = float(value)
+                except ValueError:
+                    return None
+                return rate if rate > 0 else None
+        return None
 
     @property
     def secrets_path(self) -> Path:

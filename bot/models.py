@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 
@@ -65,6 +65,7 @@ class MessageStatus(StrEnum):
     delivered = "delivered"
     read = "read"
     failed = "failed"  # permanent failure, shown to staff
+    cancelled = "cancelled"  # a broadcast message cancelled before it was sent
     held = "held"  # waiting for the person to reopen the WhatsApp 24-hour window
     handled = "handled"  # inbound, processed by the bot (or joined a staff conversation)
 
@@ -95,6 +96,9 @@ class Contact(SQLModel, table=True):
     flow_step: str | None = Field(default=None, max_length=64)
     flow_data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     last_inbound_at: datetime | None = None
+    broadcasts_opted_out_at: datetime | None = Field(
+        default=None, description="the person asked for no more broadcasts (STOP)"
+    )
     # Unused (nothing sets or reads it); stays until a migration drops the column,
     # because this release changes no schema.
     blocked: bool = False
@@ -114,6 +118,11 @@ class StaffUser(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     last_login_at: datetime | None = None
     session_epoch: int = Field(default=0, description="raised on logout: ends every session")
+    can_broadcast: bool = Field(
+        default=False,
+        sa_column_kwargs={"server_default": false()},
+        description="may send broadcasts (admins may anyway)",
+    )
 
 
 class Conversation(SQLModel, table=True):
@@ -212,6 +221,74 @@ class Message(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+
+
+class BroadcastStatus(StrEnum):
+    scheduled = "scheduled"  # waits for its time
+    sending = "sending"  # its recipients are being queued in the outbox, in batches
+    done = "done"  # every recipient is queued (the outbox sends them)
+    cancelled = "cancelled"
+
+
+class RecipientStatus(StrEnum):
+    queued = "queued"  # its message is in the outbox
+    skipped = "skipped"  # no text in their language
+    cancelled = "cancelled"
+
+
+class Broadcast(SQLModel, table=True):
+    """A message sent to many people at once, each in their language (``bot/broadcasts``)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_by: int | None = Field(default=None, foreign_key="staff_user.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow)
+    scheduled_at: datetime = Field(default_factory=utcnow, index=True)
+    status: str = Field(default=BroadcastStatus.scheduled, max_length=10)
+    texts: dict[str, str] = Field(
+        default_factory=dict,
+        sa_column=Column(JSON, nullable=False),
+        description="the text per language; a language left out is not sent to",
+    )
+    topic: str | None = Field(default=None, max_length=64, description="a knowledge-base link")
+    filters: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=Column(JSON, nullable=False),
+        description="the audience: channels, languages, topics, topic_days, since_days",
+    )
+    targeted: int = Field(default=0, description="people in the audience when it was queued")
+    expanded_to: int = Field(
+        default=0, description="the highest contact id queued so far (recipients go in batches)"
+    )
+    finished_at: datetime | None = None
+    cancelled_at: datetime | None = None
+
+
+class BroadcastRecipient(SQLModel, table=True):
+    """One person a broadcast went to: at most once per broadcast, whatever ran it."""
+
+    __tablename__ = "broadcast_recipient"
+    __table_args__ = (UniqueConstraint("broadcast_id", "contact_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    broadcast_id: int = Field(foreign_key="broadcast.id", ondelete="CASCADE")
+    contact_id: int = Field(foreign_key="contact.id", ondelete="CASCADE", index=True)
+    language: str | None = Field(default=None, max_length=8)
+    channel: str = Field(max_length=20)
+    message_id: int | None = Field(
+        default=None,
+        foreign_key="message.id",
+        ondelete="SET NULL",
+        description="the broadcast's text to them",
+    )
+    template_message_id: int | None = Field(
+        default=None,
+        foreign_key="message.id",
+        ondelete="SET NULL",
+        description="outside WhatsApp's 24 hours: the template sent first (the text waits "
+        "for their reply)",
+    )
+    status: str = Field(default=RecipientStatus.queued, max_length=10)
+    queued_at: datetime = Field(default_factory=utcnow)
 
 
 class ConversationSeen(SQLModel, table=True):

@@ -26,12 +26,18 @@ because the provider answered that it did not take the message.
 Messages of one conversation go out in order: a message is due only when no
 earlier outbound message of its conversation is still queued or being sent, so a
 batch holds at most one message per conversation.
+
+Replies before bulk work: rows are claimed by ``priority`` (``REPLY`` before ``BULK``,
+broadcasts). Each channel keeps to its rate (``HELPLINE_OUTBOX_RATES``, the providers'
+documented throughput) and claims about a second's worth at a time, so a reply waits at
+most for that round; a 429 halves the channel's rate for a while (``Pace``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Sequence
@@ -89,6 +95,7 @@ def enqueue(
     language: str | None = None,
     now: datetime | None = None,
     priority: int = REPLY,
+    template_sid: str | None = None,
 ) -> Message:
     """Store an outbound message for the worker to send; returns it (flushed, with an id).
 
@@ -99,7 +106,10 @@ def enqueue(
     returned. On WhatsApp, when the person's last message is older than 24 hours,
     the approved template for the language (``HELPLINE_TWILIO_TEMPLATE_SIDS``, else
     English) is queued first, once, and the message is "held" until they write again
-    (``release_held``).
+    (``release_held``); ``template_sid`` chooses another template (a broadcast's).
+
+    A reply never waits behind bulk work: the conversation's bulk messages still
+    queued before it are sent as replies too (its own messages keep their order).
     """
     now = now or utcnow()
     assert conversation.id is not None
@@ -110,8 +120,19 @@ def enqueue(
         contact = session.get(Contact, conversation.contact_id)
         if contact is not None and not reply_window_open(contact, now):
             status = MessageStatus.held
-            template_sid = kind.template_sid(settings, language or "en")
-            _queue_template_once(session, conversation, language, now, template_sid)
+            template_sid = template_sid or kind.template_sid(settings, language or "en")
+            _queue_template_once(session, conversation, language, now, template_sid, priority)
+    if priority == REPLY:
+        session.execute(
+            update(Message)
+            .where(
+                col(Message.conversation_id) == conversation.id,
+                col(Message.status) == MessageStatus.queued,
+                col(Message.priority) > REPLY,
+            )
+            .values(priority=REPLY)
+            .execution_options(synchronize_session=False)
+        )
     parts = split_text(text, kind.max_text)
     message: Message | None = None
     for index, part in enumerate(parts):
@@ -153,6 +174,7 @@ def _queue_template_once(
     language: str | None,
     now: datetime,
     template_sid: str | None,
+    priority: int = REPLY,
 ) -> None:
     """The template that reopens the window, unless one is already waiting for a reply."""
     assert conversation.id is not None
@@ -173,6 +195,7 @@ def _queue_template_once(
             template_sid=template_sid,
             language=language or "en",
             status=MessageStatus.queued,
+            priority=priority,
             next_attempt_at=now,
             created_at=now,
         )
@@ -509,7 +532,7 @@ async def send_due(engine: Engine, settings: Settings, *, now: datetime, channel
     """The outbox job: send every due message once; returns how many were attempted."""
     clock = _Clock(now, time.monotonic())
     claims = await anyio.to_thread.run_sync(
-        lambda: claim_due(engine, settings, list(channels), now=now)
+        lambda: _claim_paced(engine, settings, list(channels), now=now)
     )
     if claims:
         recorder = _Recorder(engine, settings)
@@ -529,11 +552,83 @@ class _Clock:
         return self.start + timedelta(seconds=time.monotonic() - self.monotonic)
 
 
+ROUND_SECONDS = 1.0  # a channel with a rate claims about this much sending at a time
+
+
+def _claim_paced(
+    engine: Engine, settings: Settings, kinds: list[str], *, now: datetime
+) -> list[Claim]:
+    """Claims for one round: a channel with a rate gets its own batch, the size of a
+    second's sending, so that a slow channel neither holds a fast one back nor makes a
+    reply wait long behind a batch of bulk work; the others share one batch."""
+    free = [kind for kind in kinds if settings.outbox_rate(kind) is None]
+    claims = claim_due(engine, settings, free, now=now)
+    for kind in kinds:
+        rate = settings.outbox_rate(kind)
+        if rate is None:
+            continue
+        factor = PACES[kind].factor if kind in PACES else 1.0
+        size = max(1, math.ceil(rate * factor * ROUND_SECONDS))
+        sized = settings.model_copy(update={"outbox_batch_size": size})
+        claims += claim_due(engine, sized, [kind], now=now)
+    return claims
+
+
+class Pace:
+    """Spaces one channel's sends at its rate (``HELPLINE_OUTBOX_RATES``), in the order
+    they were claimed (replies first). A 429 halves the rate; it doubles back after each
+    ``SLOWED_FOR`` seconds without one.
+
+    Per process: each instance keeps to the rate on its own.
+    """
+
+    SLOWED_FOR = 15.0
+    SLOWEST = 1 / 16  # of the configured rate
+
+    def __init__(self) -> None:
+        self.next_at = 0.0
+        self.factor = 1.0
+        self.slowed_at = float("-inf")
+
+    def delay(self, rate: float, now: float) -> float:
+        """How long to wait before the next send; reserves its slot."""
+        self._recover(now)
+        slot = max(now, self.next_at)
+        self.next_at = slot + 1.0 / (rate * self.factor)
+        return slot - now
+
+    def slow_down(self, now: float) -> None:
+        self._recover(now)
+        if now - self.slowed_at < 1.0:
+            return  # the 429s of sends that were already under way count once
+        self.slowed_at = now
+        self.factor = max(self.factor / 2, self.SLOWEST)
+        log.info("rate limited: sending at %.0f%% of the configured rate", self.factor * 100)
+
+    def _recover(self, now: float) -> None:
+        while self.factor < 1.0 and now - self.slowed_at >= self.SLOWED_FOR:
+            self.factor = min(1.0, self.factor * 2)
+            self.slowed_at += self.SLOWED_FOR
+
+
+PACES: dict[str, Pace] = {}
+
+
+async def _keep_pace(settings: Settings, channel: str) -> None:
+    rate = settings.outbox_rate(channel)
+    if rate is None:
+        return
+    delay = PACES.setdefault(channel, Pace()).delay(rate, time.monotonic())
+    if delay > 0:
+        await asyncio.sleep(delay)
+
+
 async def _send_one(channels: Channels, claim: Claim, clock: _Clock, recorder: _Recorder) -> None:
     channel = channels[claim.channel]
     provider_id: str | None = None
     error: SendError | None = None
     in_doubt = False
+    await _keep_pace(recorder.settings, claim.channel)
     try:
         if claim.check_since is not None:
             provider_id = await _already_sent(channel, claim, recorder.engine)
@@ -541,6 +636,8 @@ async def _send_one(channels: Channels, claim: Claim, clock: _Clock, recorder: _
             provider_id = await channel.send(claim.outbound)
     except SendError as exc:
         error, in_doubt = exc, exc.in_doubt
+        if exc.retry_after is not None:  # the provider's 429: slow down
+            PACES.setdefault(claim.channel, Pace()).slow_down(time.monotonic())
     except Exception as exc:  # a bug in a channel must not lose the message
         log.exception("channel %s raised unexpectedly", claim.channel)
         error, in_doubt = SendError(f"unexpected {type(exc).__name__}"), True

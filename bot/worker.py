@@ -28,6 +28,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from bot import conversations, inbox, outbox
+from bot.broadcasts import sending as broadcasts
 from bot.channels import Channels, build_channels
 from bot.config import Settings
 from bot.models import utcnow
@@ -50,6 +51,8 @@ JOBS: list[Job] = [
     Job("outbox", 0.5, outbox.send_due),
 ]
 JOBS.append(Job("inbox", 0.25, inbox.process_due))
+# Puts due broadcasts in the outbox, a batch at a time (as bulk: replies go first).
+JOBS.append(Job("broadcasts", 5.0, broadcasts.queue_due))
 JOBS.append(Job("idle-conversations", 300.0, conversations.close_idle))
 JOBS.append(Job("erasures", 30.0, erasure.finish_erasures))
 JOBS.append(Job("retention", 3600.0, retention.purge_job))

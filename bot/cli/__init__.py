@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "keys": ("bot.cli.keys", "app"),
     "telegram": ("bot.cli.telegram", "app"),
     "rasa": ("bot.cli.rasa", "app"),
+    "broadcast": ("bot.cli.broadcast", "app"),
 }
 
 

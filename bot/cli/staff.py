@@ -11,7 +11,14 @@ from sqlmodel import Session
 
 from bot import db
 from bot.config import get_settings
-from bot.console.accounts import AccountError, all_staff, create_staff, deactivate, set_password
+from bot.console.accounts import (
+    AccountError,
+    all_staff,
+    create_staff,
+    deactivate,
+    set_broadcaster,
+    set_password,
+)
 
 app = typer.Typer(help="Staff accounts for the console.", no_args_is_help=True)
 
@@ -46,12 +53,21 @@ def add(
     role: str = typer.Option("staff", help="staff or admin."),
     name: str = typer.Option("", help="Name shown to colleagues."),
     locale: str = typer.Option("nl", help="Console language: nl, fr or en."),
+    broadcaster: bool = typer.Option(False, "--broadcaster", help="May send broadcasts."),
 ) -> None:
     """Create a console account; the password comes from a prompt or from stdin."""
     password = read_password()
     try:
         with accounts_session() as session:
-            user = create_staff(session, email, password, role=role, name=name, locale=locale)
+            user = create_staff(
+                session,
+                email,
+                password,
+                role=role,
+                name=name,
+                locale=locale,
+                can_broadcast=broadcaster,
+            )
             typer.echo(f"created {user.role} account {user.email}")
     except AccountError as exc:
         raise _fail(str(exc)) from exc
@@ -88,3 +104,17 @@ def deactivate_account(email: str = typer.Argument(..., help="Login e-mail addre
     except AccountError as exc:
         raise _fail(str(exc)) from exc
     typer.echo(f"{email} can no longer log in")
+
+
+@app.command("broadcaster")
+def broadcaster(
+    email: str = typer.Argument(..., help="Login e-mail address."),
+    off: bool = typer.Option(False, "--off", help="Take the permission away."),
+) -> None:
+    """Let an account send broadcasts (admins may anyway), or with --off no longer."""
+    try:
+        with accounts_session() as session:
+            set_broadcaster(session, email, allowed=not off)
+    except AccountError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"{email} {'can no longer' if off else 'can'} send broadcasts")

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from bot.console import (
     account,
     admin,
+    broadcasts,
     conversation,
     handovers,
     history,
@@ -27,6 +28,7 @@ for part in (
     translation,
     account,
     snippets,
+    broadcasts,
     admin,
     static,
 ):

@@ -23,6 +23,7 @@ def create_staff(
     role: str = Role.staff,
     name: str = "",
     locale: str = DEFAULT_LOCALE,
+    can_broadcast: bool = False,
 ) -> StaffUser:
     email = email.strip()
     if "@" not in email or len(email) > 254:
@@ -38,7 +39,12 @@ def create_staff(
     except ValueError as exc:
         raise AccountError(str(exc)) from exc
     user = StaffUser(
-        email=email, name=name.strip(), role=role, locale=locale, password_hash=password_hash
+        email=email,
+        name=name.strip(),
+        role=role,
+        locale=locale,
+        password_hash=password_hash,
+        can_broadcast=can_broadcast,
     )
     session.add(user)
     session.flush()
@@ -58,6 +64,23 @@ def set_password(session: Session, email: str, password: str, *, settings: Setti
     forget_attempts(session, settings, email)
     user.session_epoch += 1
     session.add(user)
+    return user
+
+
+def set_broadcaster(session: Session, email: str, *, allowed: bool) -> StaffUser:
+    """Give or take the permission to send broadcasts (admins have it anyway)."""
+    user = find_staff(session, email)
+    if user is None:
+        raise AccountError(f"{email} has no account")
+    user.can_broadcast = allowed
+    session.add(user)
+    audit.record(
+        session,
+        audit.Action.broadcaster,
+        staff_id=None,
+        target=f"staff:{user.id}",
+        detail="granted" if allowed else "withdrawn",
+    )
     return user
 
 

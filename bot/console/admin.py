@@ -32,6 +32,9 @@ ACTION_LABELS = {
     Action.export: N_("Exported"),
     Action.erase: N_("Erased a person's data"),
     Action.staff_added: N_("Added a staff account"),
+    Action.broadcast: N_("Sent a broadcast"),
+    Action.broadcast_cancelled: N_("Cancelled a broadcast"),
+    Action.broadcaster: N_("Changed who may send broadcasts"),
 }
 
 
@@ -45,6 +48,8 @@ def target_of(target: str | None) -> tuple[str, dict[str, str], str | None]:
         return N_("Person %(id)s"), {"id": ident}, None
     if kind == "staff" and ident.isdigit():
         return N_("Staff account %(id)s"), {"id": ident}, None
+    if kind == "broadcast" and ident.isdigit():
+        return N_("Broadcast %(id)s"), {"id": ident}, f"/console/broadcasts/{ident}"
     if kind == "contact_records":
         return N_("Statistics"), {}, "/console/stats"
     return "%(target)s", {"target": target or ""}, None

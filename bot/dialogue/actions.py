@@ -3,7 +3,7 @@
 Each action takes the running turn (``engine.Run``) and changes the contact or the
 conversation: set the language, record consent, keep or answer the first question,
 set the topic, record whether an answer helped, mark the conversation for staff
-priority, hand over to staff, erase the person's data.
+priority, hand over to staff, erase the person's data, stop or restart broadcasts to them.
 """
 
 from __future__ import annotations
@@ -181,6 +181,14 @@ def _when_back(run: Run) -> None:
         )
 
 
+def _stop_broadcasts(run: Run) -> None:
+    run.contact.broadcasts_opted_out_at = run.contact.broadcasts_opted_out_at or run.now
+
+
+def _start_broadcasts(run: Run) -> None:
+    run.contact.broadcasts_opted_out_at = None
+
+
 def _erase(run: Run) -> None:
     erase_but_goodbye(run.session, run.contact, run.conversation, now=run.now)
 
@@ -196,6 +204,8 @@ ACTIONS: dict[str, Callable[..., None]] = {
     "handoff": _handoff,
     "return_to_staff": _return_to_staff,
     "erase": _erase,
+    "stop_broadcasts": _stop_broadcasts,
+    "start_broadcasts": _start_broadcasts,
 }
 
 CONDITIONS: dict[str, Callable[[Run], bool]] = {

@@ -17,7 +17,15 @@ from sqlmodel import Session, col, select
 from bot.config import Settings
 from bot.conversations import BATCH, forget_flow_state, lock_contact
 from bot.db import session_scope
-from bot.models import Contact, ContactRecord, Conversation, Message, MessageStatus, Owner
+from bot.models import (
+    BroadcastRecipient,
+    Contact,
+    ContactRecord,
+    Conversation,
+    Message,
+    MessageStatus,
+    Owner,
+)
 
 ERASED = "erased"  # Conversation.outcome of an erased conversation waiting to be deleted
 GIVE_UP_AFTER = timedelta(hours=1)  # the goodbye of an erasure could not be sent
@@ -38,13 +46,14 @@ def delete_conversations(session: Session, conversation_ids: Sequence[int | None
 
 
 def erase_contact(session: Session, contact_id: int) -> bool:
-    """Erase a person: their contact, conversations and messages.
+    """Erase a person: their contact, conversations, messages and broadcast history.
 
     Contact records keep only what is anonymous (channel, language, topic, times).
     """
     contact = session.get(Contact, contact_id)
     if contact is None:
         return False
+    session.exec(delete(BroadcastRecipient).where(col(BroadcastRecipient.contact_id) == contact_id))
     delete_conversations(
         session,
         session.exec(select(Conversation.id).where(Conversation.contact_id == contact_id)).all(),
@@ -78,6 +87,7 @@ def erase_but_goodbye(
         delete(Message).where(col(Message.conversation_id) == kept.id, col(Message.id) != goodbye)
     )
     delete_conversations(session, [c.id for c in conversations if c.id != kept.id])
+    session.exec(delete(BroadcastRecipient).where(col(BroadcastRecipient.contact_id) == contact.id))
     contact.language, contact.language_chosen, contact.consent_at = None, False, None
     forget_flow_state(contact)
 

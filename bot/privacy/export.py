@@ -12,7 +12,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot.config import Settings
-from bot.models import Contact, Conversation, Message
+from bot.models import Broadcast, BroadcastRecipient, Contact, Conversation, Message
 from bot.privacy.addresses import decrypt_address
 
 
@@ -34,7 +34,23 @@ def export_contact(session: Session, settings: Settings, contact_id: int) -> dic
             "consent_at": _iso(contact.consent_at),
             "created_at": _iso(contact.created_at),
             "pending_question": (contact.flow_data or {}).get("pending"),
+            "broadcasts_opted_out_at": _iso(contact.broadcasts_opted_out_at),
         },
+        "broadcasts": [
+            {
+                "broadcast": recipient.broadcast_id,
+                "at": _iso(recipient.queued_at),
+                "language": recipient.language,
+                "text": broadcast.texts.get(recipient.language or ""),
+                "status": recipient.status,
+            }
+            for recipient, broadcast in session.exec(
+                select(BroadcastRecipient, Broadcast)
+                .join(Broadcast, col(Broadcast.id) == BroadcastRecipient.broadcast_id)
+                .where(BroadcastRecipient.contact_id == contact_id)
+                .order_by(col(BroadcastRecipient.id))
+            ).all()
+        ],
         "conversations": [
             {
                 "opened_at": _iso(conversation.opened_at),
