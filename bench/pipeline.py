@@ -17,10 +17,10 @@ service's own code stage by stage, one stage for all of them before the next:
 
 For each stage: CPU milliseconds per message (the process's, but for ``send``, whose
 is the calling thread's: the fake provider runs in a thread of this process), SQL
-statements and commits per message
-(SQLAlchemy engine events), and the project's functions with the most cumulative
-time under cProfile (which sees the calling thread only: on PostgreSQL the inbox's
-answering threads are missing from ``answer``'s list). cProfile roughly doubles the CPU figures: ``--top 0`` measures
+statements and commits per message (SQLAlchemy engine events), and the project's
+functions with the most cumulative time under cProfile (which sees the calling
+thread only: on PostgreSQL the inbox's answering threads are missing from
+``answer``'s list). cProfile roughly doubles the CPU figures: ``--top 0`` measures
 without it. The last line printed is one JSON object.
 """
 

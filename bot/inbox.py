@@ -129,10 +129,6 @@ def store(
     return message
 
 
-class BatchRefused(Exception):
-    """``store_many`` cannot store this batch as a whole; store it one by one."""
-
-
 def store_many(session: Session, settings: Settings, inbounds: Sequence[Inbound]) -> list[bool]:
     """Store several messages with a few statements for them all, as ``store`` would one
     by one; for each, False when it was stored before (a provider retry).
@@ -156,13 +152,10 @@ def store_many(session: Session, settings: Settings, inbounds: Sequence[Inbound]
         return results
     people = sorted({(inbounds[i].channel, inbounds[i].address) for i in fresh})
     contacts = _contacts(session, settings, people)
-    first: dict[int, datetime] = {}
+    first: dict[int, datetime] = {}  # a new conversation opens at its first message
     for i in fresh:
-        contact_id, at = (
-            contacts[(inbounds[i].channel, inbounds[i].address)].id or 0,
-            inbounds[i].received_at,
-        )
-        first[contact_id] = min(at, first.get(contact_id, at))
+        contact, at = contacts[(inbounds[i].channel, inbounds[i].address)], inbounds[i].received_at
+        first[contact.id or 0] = min(at, first.get(contact.id or 0, at))
     conversations = _open_conversations(session, list(contacts.values()), first)
     limit = ratelimit.InboundLimit.from_settings(settings)
     in_batch: dict[int, list[datetime]] = {}  # a new conversation's messages so far
