@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 import anyio
-from sqlalchemy import Engine, func, tuple_, update
+from sqlalchemy import Engine, and_, func, or_, update
 from sqlalchemy.exc import (
     DBAPIError,
     IntegrityError,
@@ -211,10 +211,19 @@ def store_many(session: Session, settings: Settings, inbounds: Sequence[Inbound]
 
 
 def _seen_many(session: Session, inbounds: Sequence[Inbound]) -> set[tuple[str, str]]:
-    keys = {(inbound.channel, inbound.provider_message_id) for inbound in inbounds}
+    keys: dict[str, set[str]] = {}
+    for inbound in inbounds:
+        keys.setdefault(inbound.channel, set()).add(inbound.provider_message_id)
     found = session.exec(
         select(Message.channel, Message.provider_message_id).where(
-            tuple_(col(Message.channel), col(Message.provider_message_id)).in_(keys)
+            # per channel, so that both databases search the unique index (a row-value
+            # IN list makes SQLite scan the table)
+            or_(
+                *(
+                    and_(col(Message.channel) == channel, col(Message.provider_message_id).in_(ids))
+                    for channel, ids in keys.items()
+                )
+            )
         )
     ).all()
     return {(channel, provider_id or "") for channel, provider_id in found}
@@ -225,13 +234,19 @@ def _contacts(
 ) -> dict[tuple[str, str], Contact]:
     """Each person's contact, locked (found under any accepted data key, or created)."""
     digests = {person: address_hashes(settings, *person) for person in people}
+    wanted: dict[str, set[str]] = {}
+    for (channel, _), hashes in digests.items():
+        wanted.setdefault(channel, set()).update(hashes)
     by_hash = {
         (contact.channel, contact.address_hash): contact
         for contact in session.exec(
             select(Contact)
             .where(
-                tuple_(col(Contact.channel), col(Contact.address_hash)).in_(
-                    {(channel, digest) for (channel, _), ds in digests.items() for digest in ds}
+                or_(
+                    *(
+                        and_(col(Contact.channel) == channel, col(Contact.address_hash).in_(hashes))
+                        for channel, hashes in wanted.items()
+                    )
                 )
             )
             .order_by(col(Contact.id))

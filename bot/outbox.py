@@ -324,9 +324,10 @@ def claim_due(
             session.execute(
                 update(Message)
                 .where(
+                    col(Message.id).in_([row[0] for row in unchanged]),  # the index
                     tuple_(col(Message.id), col(Message.status), col(Message.attempts)).in_(
                         unchanged
-                    )
+                    ),
                 )
                 .values(
                     status=MessageStatus.sending,
