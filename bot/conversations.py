@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 
 from bot.config import Settings
 from bot.db import session_scope
-from bot.models import Contact, Conversation, Owner
+from bot.models import Contact, ContactRecord, Conversation, Owner
 from bot.privacy.addresses import address_hash, address_hashes, encrypt_address
 from bot.stats.records import sync_record
 
@@ -169,22 +169,42 @@ def close_idle(engine: Engine, settings: Settings, *, now: datetime) -> int:
 # --- contact records, in step by construction ------------------------------------------
 
 _CHANGED = "helpline_conversations_to_record"
+# Each conversation's contact record, once read or made in this transaction: a
+# conversation changes several times in one (a message stored, each turn's answer),
+# and reading its record each time was one more round trip per flush.
+_RECORDS = "helpline_contact_records"
 
 
 @event.listens_for(Session, "after_flush")
 def _note_recorded_changes(session: Session, _context: Any) -> None:
     pending: dict[int, Conversation] = session.info.setdefault(_CHANGED, {})
+    records: dict[int, ContactRecord | None] = session.info.setdefault(_RECORDS, {})
     for obj in (*session.new, *session.dirty):
         if not isinstance(obj, Conversation) or obj.id is None:
             continue
         state = inspect(obj)
-        if obj in session.new or any(state.attrs[name].history.has_changes() for name in RECORDED):
+        if obj in session.new:
+            pending[obj.id] = obj
+            records.setdefault(obj.id, None)  # just made: it has no record yet
+        elif any(state.attrs[name].history.has_changes() for name in RECORDED):
             pending[obj.id] = obj
 
 
 @event.listens_for(Session, "after_flush_postexec")
 def _sync_records(session: Session, _context: Any) -> None:
     pending: dict[int, Conversation] = session.info.pop(_CHANGED, {})
-    for conversation in pending.values():
-        if conversation in session:
-            sync_record(session, conversation)
+    records: dict[int, ContactRecord | None] = session.info.setdefault(_RECORDS, {})
+    for conversation_id, conversation in pending.items():
+        if conversation not in session:
+            continue
+        known = conversation_id in records
+        record = records.get(conversation_id)
+        if record is not None and record not in session:  # a savepoint rolled back
+            known, record = False, None
+        records[conversation_id] = sync_record(session, conversation, record, known=known)
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_records(session: Session) -> None:
+    session.info.pop(_RECORDS, None)

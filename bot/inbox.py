@@ -16,19 +16,32 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
 import anyio
-from sqlalchemy import Engine, func, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy import Engine, and_, func, or_, update
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from sqlmodel import Session, col, select
 
 from bot import audit, outbox
 from bot.config import Settings
-from bot.conversations import get_or_create_contact, lock_contact, open_conversation
+from bot.conversations import (
+    forget_flow_state,
+    get_or_create_contact,
+    lock_contact,
+    open_conversation,
+)
 from bot.db import session_scope
 from bot.dialogue import turns
 from bot.dialogue.engine import FlowEngine, Turn, get_flow_engine
@@ -46,6 +59,7 @@ from bot.models import (
 from bot.nlu.urgent import find_urgent
 from bot.ops import ratelimit
 from bot.ops.observability import INBOUND
+from bot.privacy.addresses import address_hash, address_hashes, encrypt_address
 from bot.privacy.erasure import ERASED
 
 log = logging.getLogger(__name__)
@@ -115,6 +129,188 @@ def store(
     return message
 
 
+def store_many(session: Session, settings: Settings, inbounds: Sequence[Inbound]) -> list[bool]:
+    """Store several messages with a few statements for them all, as ``store`` would one
+    by one; for each, False when it was stored before (a provider retry).
+
+    All or nothing: anything unusual (a concurrent request creating the same person or
+    storing the same message, a person erased meanwhile, a database refusing one row)
+    raises, and the caller rolls the batch back and stores its messages one by one
+    with ``store``, so that one bad message cannot fail the others. Each person is
+    locked (PostgreSQL) in one statement, in the order of their ids.
+    """
+    inbounds = [storable(inbound) for inbound in inbounds]
+    results = [False] * len(inbounds)
+    seen = _seen_many(session, inbounds)
+    fresh: list[int] = []
+    for i, inbound in enumerate(inbounds):
+        key = (inbound.channel, inbound.provider_message_id)
+        if key not in seen:
+            seen.add(key)  # twice in one batch: the second is the retry
+            fresh.append(i)
+    if not fresh:
+        return results
+    people = sorted({(inbounds[i].channel, inbounds[i].address) for i in fresh})
+    contacts = _contacts(session, settings, people)
+    first: dict[int, datetime] = {}  # a new conversation opens at its first message
+    for i in fresh:
+        contact, at = contacts[(inbounds[i].channel, inbounds[i].address)], inbounds[i].received_at
+        first[contact.id or 0] = min(at, first.get(contact.id or 0, at))
+    conversations = _open_conversations(session, list(contacts.values()), first)
+    limit = ratelimit.InboundLimit.from_settings(settings)
+    in_batch: dict[int, list[datetime]] = {}  # a new conversation's messages so far
+    messages: list[Message] = []
+    for i in fresh:
+        inbound = inbounds[i]
+        now = inbound.received_at
+        contact = contacts[(inbound.channel, inbound.address)]
+        conversation, new = conversations[contact.id or 0]
+        assert conversation.id is not None
+        message = Message(
+            conversation_id=conversation.id,
+            channel=inbound.channel,
+            direction=Direction.inbound,
+            sender=Sender.user,
+            text=inbound.text or turns.button_title(session, conversation, inbound.button),
+            button=inbound.button,
+            media_type=inbound.media_type,
+            media_ref=inbound.media_ref,
+            provider_message_id=inbound.provider_message_id,
+            status=MessageStatus.received,
+            created_at=now,
+        )
+        if new:  # nothing stored in it yet: the batch is all it holds
+            times = in_batch.setdefault(conversation.id, [])
+            flooded = (
+                limit.messages > 0
+                and len(times) >= limit.messages
+                and min(times[-limit.messages :]) > now - timedelta(seconds=limit.seconds)
+            )
+            times.append(now)
+        else:
+            session.add_all(messages)  # the batch's earlier messages count too
+            flooded = limit.exceeded(session, conversation.id, now)
+        if flooded:
+            conversation.flooded_at = now
+            if not (message.text and find_urgent(message.text)):
+                message.status = MessageStatus.handled
+        messages.append(message)
+        contact.last_inbound_at = now
+        conversation.last_message_at = now
+        results[i] = True
+    session.add_all(messages)
+    session.flush()
+    outbox.release_held(
+        session,
+        [contact.id or 0 for contact in contacts.values()],
+        now=min(inbounds[i].received_at for i in fresh),
+    )
+    for message in messages:
+        INBOUND.labels(message.channel).inc()
+    return results
+
+
+def _seen_many(session: Session, inbounds: Sequence[Inbound]) -> set[tuple[str, str]]:
+    keys: dict[str, set[str]] = {}
+    for inbound in inbounds:
+        keys.setdefault(inbound.channel, set()).add(inbound.provider_message_id)
+    found = session.exec(
+        select(Message.channel, Message.provider_message_id).where(
+            # per channel, so that both databases search the unique index (a row-value
+            # IN list makes SQLite scan the table)
+            or_(
+                *(
+                    and_(col(Message.channel) == channel, col(Message.provider_message_id).in_(ids))
+                    for channel, ids in keys.items()
+                )
+            )
+        )
+    ).all()
+    return {(channel, provider_id or "") for channel, provider_id in found}
+
+
+def _contacts(
+    session: Session, settings: Settings, people: list[tuple[str, str]]
+) -> dict[tuple[str, str], Contact]:
+    """Each person's contact, locked (found under any accepted data key, or created)."""
+    digests = {person: address_hashes(settings, *person) for person in people}
+    wanted: dict[str, set[str]] = {}
+    for (channel, _), hashes in digests.items():
+        wanted.setdefault(channel, set()).update(hashes)
+    by_hash = {
+        (contact.channel, contact.address_hash): contact
+        for contact in session.exec(
+            select(Contact)
+            .where(
+                or_(
+                    *(
+                        and_(col(Contact.channel) == channel, col(Contact.address_hash).in_(hashes))
+                        for channel, hashes in wanted.items()
+                    )
+                )
+            )
+            .order_by(col(Contact.id))
+            .with_for_update()
+        ).all()
+    }
+    contacts: dict[tuple[str, str], Contact] = {}
+    created = []
+    for person in people:
+        channel, address = person
+        found = [by_hash[(channel, d)] for d in digests[person] if (channel, d) in by_hash]
+        if found:
+            contacts[person] = found[0]
+            continue
+        contact = Contact(
+            channel=channel,
+            address_hash=address_hash(settings, channel, address),
+            address_enc=encrypt_address(settings, address),
+        )
+        contacts[person] = contact
+        created.append(contact)
+    if created:
+        session.add_all(created)
+        session.flush()  # a concurrent request created one of them: IntegrityError
+    return contacts
+
+
+def _open_conversations(
+    session: Session, contacts: list[Contact], first: dict[int, datetime]
+) -> dict[int, tuple[Conversation, bool]]:
+    """Each contact's conversation that is not closed (locked), or a new one opened at
+    ``first[contact id]``: with whether it is new."""
+    found: dict[int, tuple[Conversation, bool]] = {}
+    for conversation in session.exec(
+        select(Conversation)
+        .where(
+            col(Conversation.contact_id).in_([contact.id for contact in contacts]),
+            Conversation.owner != Owner.closed,
+        )
+        .order_by(col(Conversation.id))
+        .with_for_update()
+    ).all():
+        found[conversation.contact_id] = (conversation, False)  # the newest wins
+    opened = []
+    for contact in contacts:
+        assert contact.id is not None
+        if contact.id in found:
+            continue
+        forget_flow_state(contact)  # a new conversation starts from the top of the flows
+        conversation = Conversation(
+            contact_id=contact.id,
+            channel=contact.channel,
+            language=contact.language,
+            opened_at=first[contact.id],
+            last_message_at=first[contact.id],
+        )
+        found[contact.id] = (conversation, True)
+        opened.append(conversation)
+    if opened:
+        session.add_all(opened)
+        session.flush()
+    return found
+
+
 def storable(inbound: Inbound) -> Inbound:
     """The message as every database can hold it, whatever a payload carried.
 
@@ -172,11 +368,13 @@ class InboundWriter:
     """Stores inbound messages for the webhooks, many per transaction (group commit).
 
     Concurrent requests hand their message to one writer; it stores whatever has
-    arrived in a single transaction through ``inbox.store`` (a savepoint each, so
-    one bad message cannot sink the others) and answers every request once the
-    transaction is committed. One writer instead of one thread per request means
-    no SQLite lock contention and one commit for many messages; each request still
-    waits for its own message to be durable before the provider gets its 2xx.
+    arrived in a single transaction, with ``store_many`` (a few statements for the
+    whole batch), or, when that refuses the batch, one by one through ``store`` (a
+    savepoint each, so one bad message cannot sink the others: only its own request
+    fails), and answers every request once the transaction is committed. One writer
+    instead of one thread per request means no SQLite lock contention and one commit
+    for many messages; each request still waits for its own message to be durable
+    before the provider gets its 2xx.
     """
 
     def __init__(self, engine: Engine, settings: Settings, max_batch: int = 200) -> None:
@@ -235,33 +433,66 @@ class InboundWriter:
             with Session(
                 bind=connection, expire_on_commit=False, join_transaction_mode="rollback_only"
             ) as session:
-                # Person by person, in one order on every instance (and each person's
-                # messages in the order they came): ``inbox.store`` locks the person
-                # first, so two instances' batches wait for each other instead of
-                # deadlocking, which would fail both with a 503.
-                by_person = sorted(
-                    range(len(batch)), key=lambda i: (batch[i].channel, batch[i].address)
-                )
-                for i in by_person:
-                    inbound = batch[i]
+                if len(batch) > 1:
                     try:
                         with session.begin_nested():
-                            stored = store(session, self.settings, inbound, now=inbound.received_at)
-                        results[i] = stored is not None
-                    except SQLAlchemyError:
-                        raise  # the database is unwell: the whole batch answers 503
-                    except Exception as exc:  # a bug with one message must not fail the rest
-                        log.exception("%s message could not be stored", inbound.channel)
-                        results[i] = exc
+                            results[:] = store_many(session, self.settings, batch)
+                    except SQLAlchemyError as exc:
+                        if _unavailable(exc):
+                            raise  # the database is unwell: the whole batch answers 503
+                        log.info("batch of %d stored one by one: %r", len(batch), exc)
+                        session.expunge_all()
+                        self._store_each(session, batch, results)
+                    except Exception:  # a bug with one message must not fail the rest
+                        log.exception("batch of %d stored one by one", len(batch))
+                        session.expunge_all()
+                        self._store_each(session, batch, results)
+                else:
+                    self._store_each(session, batch, results)
                 session.flush()
             connection.commit()
         return results
+
+    def _store_each(
+        self, session: Session, batch: list[Inbound], results: list[bool | BaseException]
+    ) -> None:
+        # Person by person, in one order on every instance (and each person's messages
+        # in the order they came): ``inbox.store`` locks the person first, so two
+        # instances' batches wait for each other instead of deadlocking, which would
+        # fail both with a 503.
+        by_person = sorted(range(len(batch)), key=lambda i: (batch[i].channel, batch[i].address))
+        for i in by_person:
+            inbound = batch[i]
+            try:
+                with session.begin_nested():
+                    stored = store(session, self.settings, inbound, now=inbound.received_at)
+                results[i] = stored is not None
+            except SQLAlchemyError as exc:
+                if _unavailable(exc):
+                    raise  # the database is unwell: the whole batch answers 503
+                # This message only (the webhook answers 503 and the provider retries).
+                log.warning("%s message could not be stored: %r", inbound.channel, exc)
+                results[i] = exc
+            except Exception as exc:  # a bug with one message must not fail the rest
+                log.exception("%s message could not be stored", inbound.channel)
+                results[i] = exc
 
     async def aclose(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+def _unavailable(exc: SQLAlchemyError) -> bool:
+    """An error of the connection or the database as a whole, not of one message."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, InterfaceError):
+        return True
+    # SQLite: locked, disk full, I/O error. PostgreSQL's OperationalErrors include a
+    # deadlock or a serialisation failure, which one message at a time can avoid.
+    return isinstance(exc, OperationalError) and "sqlite" in type(exc.orig).__module__
 
 
 def _seen(session: Session, inbound: Inbound) -> bool:
@@ -286,7 +517,9 @@ def process_due(
 
     A conversation's messages are due once its newest one is older than the debounce
     (or at once, when they are urgent or nobody but staff will read them). Several
-    workers may run this: each conversation is taken by one of them.
+    workers may run this: each conversation is taken by one of them. On PostgreSQL
+    several people are answered at once (``ANSWER_THREADS``), each person's
+    conversations one after the other, in order.
     """
     flows = flows or get_flow_engine(settings)
     debounce = timedelta(seconds=settings.debounce_seconds)
@@ -296,22 +529,45 @@ def process_due(
                 Message.conversation_id,
                 func.max(Message.created_at),
                 func.min(Conversation.owner),
+                func.min(Conversation.contact_id),
             )
             .join(Conversation, col(Conversation.id) == Message.conversation_id)
             .where(Message.direction == Direction.inbound, Message.status == MessageStatus.received)
             .group_by(col(Message.conversation_id))
+            .order_by(col(Message.conversation_id))
             .limit(BATCH)
         ).all()
-        due = [
-            conversation_id
-            for conversation_id, newest, owner in pending
-            if owner != Owner.bot
-            or newest <= now - debounce
-            or _urgent(session, flows, conversation_id)
-        ]
-    return sum(
-        _process_conversation(engine, flows, conversation_id, now) for conversation_id in due
-    )
+        by_person: dict[int, list[int]] = {}
+        for conversation_id, newest, owner, contact_id in pending:
+            if (
+                owner != Owner.bot
+                or newest <= now - debounce
+                or _urgent(session, flows, conversation_id)
+            ):
+                by_person.setdefault(contact_id, []).append(conversation_id)
+
+    def answer_person(conversation_ids: list[int]) -> int:
+        return sum(_process_conversation(engine, flows, c, now) for c in conversation_ids)
+
+    people = list(by_person.values())
+    if settings.is_sqlite or len(people) < 2:  # SQLite has one writer: no gain in threads
+        return sum(answer_person(conversation_ids) for conversation_ids in people)
+    return sum(_answering_pool().map(answer_person, people))
+
+
+ANSWER_THREADS = 4
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _answering_pool() -> ThreadPoolExecutor:
+    """The threads that answer people at once (shared by the process's workers): while
+    one waits for PostgreSQL, another runs its flows."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(ANSWER_THREADS, thread_name_prefix="helpline-answer")
+        return _pool
 
 
 def _urgent(session: Session, flows: FlowEngine, conversation_id: int) -> bool:
@@ -346,16 +602,21 @@ def _process_conversation(
 
 
 def _answer(session: Session, flows: FlowEngine, conversation_id: int, now: datetime) -> int:
+    # The person first (locked on PostgreSQL, skipping a person another worker
+    # answers), then their conversation as it is once they are ours.
+    contact = session.exec(
+        select(Contact)
+        .join(Conversation, col(Conversation.contact_id) == Contact.id)
+        .where(Conversation.id == conversation_id)
+        .with_for_update(skip_locked=True, of=Contact)
+    ).first()
+    if contact is None:
+        if session.get(Conversation, conversation_id) is None:
+            return 0
+        raise _Taken
     conversation = session.get(Conversation, conversation_id)
     if conversation is None:
         return 0
-    contact = session.exec(
-        select(Contact)
-        .where(Contact.id == conversation.contact_id)
-        .with_for_update(skip_locked=True)
-    ).first()
-    if contact is None:
-        raise _Taken
     messages = _received(session, conversation_id)
     claimed = session.execute(
         update(Message)
@@ -368,7 +629,6 @@ def _answer(session: Session, flows: FlowEngine, conversation_id: int, now: date
     )
     if not messages or claimed.rowcount != len(messages):  # type: ignore[attr-defined]
         raise _Taken
-    session.refresh(conversation)
     if conversation.owner != Owner.bot:
         _raise_urgency(session, flows, conversation, messages, now)
         _honour_erasure(session, flows, conversation, contact, messages, now)

@@ -40,12 +40,12 @@ import logging
 import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import anyio
-from sqlalchemy import Engine, and_, exists, or_, update
+from sqlalchemy import Engine, and_, bindparam, exists, func, or_, tuple_, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -214,10 +214,16 @@ def _has_held(session: Session, contact_id: int) -> bool:
     )
 
 
-def release_held(session: Session, contact_id: int, *, now: datetime | None = None) -> int:
-    """Queue the messages held for this contact; the inbox calls it when they write."""
+def release_held(
+    session: Session, contact_id: int | Collection[int], *, now: datetime | None = None
+) -> int:
+    """Queue the messages held for this contact (or these); the inbox calls it when
+    they write."""
     now = now or utcnow()
-    conversations = select(Conversation.id).where(Conversation.contact_id == contact_id)
+    ids = [contact_id] if isinstance(contact_id, int) else list(contact_id)
+    if not ids:
+        return 0
+    conversations = select(Conversation.id).where(col(Conversation.contact_id).in_(ids))
     result = session.execute(
         update(Message)
         .where(
@@ -289,9 +295,9 @@ def claim_due(
 ) -> list[Claim]:
     """Take up to a batch of due messages, each marked "sending" under a lease.
 
-    A row is claimed by a conditional UPDATE (status and attempts unchanged since we
-    read it), which is atomic on SQLite and PostgreSQL alike; on PostgreSQL the read
-    also skips rows another worker has locked.
+    The batch is claimed by one conditional UPDATE (each row's status and attempts
+    unchanged since we read it), which is atomic on SQLite and PostgreSQL alike; on
+    PostgreSQL the read also locks the rows, skipping those another worker has locked.
     """
     if not kinds:
         return []
@@ -332,32 +338,40 @@ def claim_due(
         if not settings.is_sqlite:
             query = query.with_for_update(skip_locked=True, of=Message)
         rows = session.exec(query).all()
-        for message, address_enc in rows:
-            seen_status, attempts = message.status, message.attempts + 1
-            result = session.execute(
+        if not rows:
+            return []
+        # One UPDATE for the batch, each row on the condition that its status and
+        # attempts are still what was read: RETURNING names the rows this worker won.
+        unchanged = [(message.id, message.status, message.attempts) for message, _ in rows]
+        won = set(
+            session.execute(
                 update(Message)
                 .where(
-                    col(Message.id) == message.id,
-                    col(Message.status) == seen_status,
-                    col(Message.attempts) == attempts - 1,
+                    col(Message.id).in_([row[0] for row in unchanged]),  # the index
+                    tuple_(col(Message.id), col(Message.status), col(Message.attempts)).in_(
+                        unchanged
+                    ),
                 )
                 .values(
                     status=MessageStatus.sending,
-                    attempts=attempts,
+                    attempts=col(Message.attempts) + 1,
                     next_attempt_at=lease_until,
                     # from now until an outcome is written, this attempt is in doubt
-                    in_doubt_since=message.in_doubt_since or now,
+                    in_doubt_since=func.coalesce(col(Message.in_doubt_since), now),
                 )
+                .returning(col(Message.id))
                 .execution_options(synchronize_session=False)
-            )
-            if getattr(result, "rowcount", 0) != 1:
+            ).scalars()
+        )
+        for message, address_enc in rows:
+            if message.id not in won:
                 continue  # another worker took it
             assert message.id is not None
             claims.append(
                 Claim(
                     message_id=message.id,
                     channel=message.channel,
-                    attempts=attempts,
+                    attempts=message.attempts + 1,
                     outbound=Outbound(
                         address=decrypt_address(settings, address_enc),
                         text=message.text or "",
@@ -407,12 +421,46 @@ def record_outcomes(
 ) -> list[str]:
     """Write how the sends went, in one transaction; the new status of each."""
     with session_scope(engine) as session:
+        sent = [o for o in outcomes if o.error is None]
+        if sent:
+            _record_all_sent(session, sent)
         return [
             _record_failure(session, settings, o, o.error)
             if o.error is not None
-            else _record_sent(session, o.claim, o.provider_message_id or "", now=o.at)
+            else MessageStatus.sent
             for o in outcomes
         ]
+
+
+_SENT = (
+    update(Message)
+    .where(col(Message.id) == bindparam("claimed"), col(Message.status) == MessageStatus.sending)
+    .values(
+        status=MessageStatus.sent,
+        sent_at=bindparam("at"),
+        next_attempt_at=None,
+        in_doubt_since=None,
+        last_error=None,
+    )
+)
+
+
+def _record_all_sent(session: Session, sent: Sequence[SendOutcome]) -> None:
+    """The sent messages, in one statement (executemany); one by one if it fails."""
+    rows = [
+        {"claimed": o.claim.message_id, "at": o.at, "provider_id": o.provider_message_id or ""}
+        for o in sent
+    ]
+    try:
+        with session.begin_nested():
+            session.connection().execute(
+                _SENT.values(provider_message_id=bindparam("provider_id")), rows
+            )
+        return
+    except IntegrityError:
+        pass  # one of the ids is taken: find which, one by one
+    for outcome in sent:
+        _record_sent(session, outcome.claim, outcome.provider_message_id or "", now=outcome.at)
 
 
 def _record_sent(session: Session, claim: Claim, provider_message_id: str, *, now: datetime) -> str:

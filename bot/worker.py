@@ -18,6 +18,7 @@ import contextlib
 import functools
 import inspect
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,6 +39,7 @@ from bot.privacy import erasure, retention
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 30.0
+WOKEN_AT_MOST_EVERY_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -144,8 +146,18 @@ async def _loop(
 ) -> None:
     woken = wakeup.event()
     failures = 0
+    # A busy job wakes the others after each of its rounds; a slow periodic one
+    # (retention, erasures...) that found nothing to do need not run again for each
+    # of them: woken, it runs at most once a second (at once while it has work).
+    spacing = WOKEN_AT_MOST_EVERY_SECONDS if job.interval_seconds >= 1 else 0.0
+    idle_since: float | None = None
     while not stop.is_set():
         woken.clear()
+        if idle_since is not None and (wait := idle_since + spacing - time.monotonic()) > 0:
+            await _wait_any(stop, timeout=wait)
+            if stop.is_set():
+                break
+        started = time.monotonic()
         try:
             done = await run_job(job, engine, settings, channels, now=clock())
             failures = 0
@@ -155,9 +167,11 @@ async def _loop(
                 log.error("job %s failed (%d in a row): %r", job.name, failures, exc)
             done = 0
         if done:
+            idle_since = None
             wakeup.set()
             await asyncio.sleep(0)
             continue
+        idle_since = started
         await _wait_any(stop, woken, timeout=job.interval_seconds * min(failures + 1, 20))
 
 

@@ -40,13 +40,24 @@ MAX_MINUTES = 24 * 60
 MAX_PARTICIPANTS = 10_000
 
 
-def sync_record(session: Session, conversation: Conversation) -> ContactRecord:
-    """Upsert the contact record of a conversation from the conversation's state."""
+def sync_record(
+    session: Session,
+    conversation: Conversation,
+    record: ContactRecord | None = None,
+    *,
+    known: bool = False,
+) -> ContactRecord:
+    """Upsert the contact record of a conversation from the conversation's state.
+
+    ``record``: the record, when the caller has it; ``known``: the caller knows that
+    ``record`` is all there is (None: the conversation has none yet), so it is not read.
+    """
     if conversation.id is None:
         session.flush()
-    record = session.exec(
-        select(ContactRecord).where(ContactRecord.conversation_id == conversation.id)
-    ).first()
+    if record is None and not known:
+        record = session.exec(
+            select(ContactRecord).where(ContactRecord.conversation_id == conversation.id)
+        ).first()
     if record is None:
         record = ContactRecord(
             conversation_id=conversation.id, channel=conversation.channel, source="live"
