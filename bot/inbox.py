@@ -7,7 +7,8 @@ for many concurrent webhook requests in one transaction (group commit).
 so that "hello" / "I have a question" / "about my interview" get one answer, not
 three; an urgent message is answered at once. While a conversation waits in the
 queue or is with a staff member, the bot stays silent and messages simply join it,
-with one exception: "delete my data" (or /delete) is always answered and honoured.
+with two exceptions, always answered and honoured: "delete my data" (or /delete) and
+"STOP" (no more broadcasts).
 """
 
 from __future__ import annotations
@@ -631,7 +632,7 @@ def _answer(session: Session, flows: FlowEngine, conversation_id: int, now: date
         raise _Taken
     if conversation.owner != Owner.bot:
         _raise_urgency(session, flows, conversation, messages, now)
-        _honour_erasure(session, flows, conversation, contact, messages, now)
+        _honour_requests(session, flows, conversation, contact, messages, now)
         return len(messages)
     for turn in turns.turns_of(session, conversation, messages):
         if conversation.owner != Owner.bot:
@@ -676,7 +677,7 @@ def _raise_urgency(
         session.add(conversation)
 
 
-def _honour_erasure(
+def _honour_requests(
     session: Session,
     flows: FlowEngine,
     conversation: Conversation,
@@ -684,11 +685,12 @@ def _honour_erasure(
     messages: Sequence[Message],
     now: datetime,
 ) -> None:
-    """Whoever holds the conversation, "delete my data" is answered and done.
+    """Whoever holds the conversation, "delete my data" and "STOP" are answered and done.
 
     The delete flow runs as it does with the bot: it asks first, and "Yes, delete" says
     goodbye and erases (the conversation leaves the queue or the staff member's list).
-    Staff find it in the audit log. Nothing else the person writes is the bot's.
+    Staff find it in the audit log. "STOP" stops broadcasts to the person and says so;
+    the conversation stays where it is. Nothing else the person writes is the bot's.
     """
     held = "in the queue" if conversation.owner == Owner.queue else "with staff"
     if conversation.assignee_id is not None:
@@ -696,7 +698,8 @@ def _honour_erasure(
     buttons = _answerable_buttons(session, conversation)
     for message in messages:
         payload = message.button or turns.typed_button(message.text, buttons)
-        if not flows.flows.asks_to_erase(contact.flow, contact.flow_step, message.text, payload):
+        flow, step = contact.flow, contact.flow_step
+        if not flows.flows.heard_whoever_holds(flow, step, message.text, payload):
             continue
         turn = Turn(button=payload) if payload else Turn(text=message.text)
         flows.handle(session, conversation, contact, turn, now=now)

@@ -59,6 +59,10 @@ class FlowError(Exception):
 Instruction = Mapping[str, Any]
 
 
+# What a person asks for that is done whoever holds the conversation (bot, queue, staff).
+HEARD_WHOEVER_HOLDS = frozenset({"erase", "stop_broadcasts"})
+
+
 @dataclass(frozen=True)
 class Step:
     run: tuple[Instruction, ...] = ()
@@ -84,12 +88,13 @@ class Flow:
     interrupts: bool = False
 
     @property
-    def erases_on_request(self) -> bool:
-        """The person starts it (a button, a command, a phrase) and it can erase their data
-        ("delete my data", /delete): honoured whoever holds the conversation."""
-        started_by_the_person = bool(self.buttons or self.commands or self.phrases)
+    def heard_whoever_holds(self) -> bool:
+        """The person starts it (a button, a command, a phrase, a whole message) and it
+        erases their data ("delete my data", /delete) or stops broadcasts to them ("STOP"):
+        honoured even while the conversation waits for staff or is with them."""
+        started_by_the_person = bool(self.buttons or self.commands or self.phrases or self.messages)
         return started_by_the_person and any(
-            instruction.get("do") == "erase"
+            instruction.get("do") in HEARD_WHOEVER_HOLDS
             for step in self.steps.values()
             for instructions in (step.run, *step.on.values(), step.otherwise or ())
             for instruction in instructions
@@ -134,21 +139,25 @@ class Flows:
                     return flow
         return None
 
-    def asks_to_erase(
+    def heard_whoever_holds(
         self, flow_id: str | None, step: str | None, text: str | None, payload: str | None
     ) -> bool:
         """Whether a turn starts, or answers the question of, a flow that erases on
-        request, for a person standing at ``flow_id.step``: the engine would run it."""
+        request or stops broadcasts, for a person standing at ``flow_id.step``: the engine
+        would run it, even while staff hold the conversation."""
         if payload:
             position = self.step(flow_id, step)
             if position is not None and payload in position.on:
-                return self.flows[flow_id or ""].erases_on_request
+                return self.flows[flow_id or ""].heard_whoever_holds
             started = self.for_button(payload)
         elif text:
-            started = self.for_command(text) or self.for_phrase(normalize(text))
+            normalized = normalize(text)
+            started = self.for_command(text) or self.for_phrase(normalized)
+            if started is None:
+                started = next((flow for flow, _ in self.for_message(normalized)), None)
         else:
             return False
-        return started is not None and started.erases_on_request
+        return started is not None and started.heard_whoever_holds
 
     def for_message(self, normalized: str) -> list[tuple[Flow, str]]:
         """The flows whose ``messages`` are this whole message, but for filler words, each

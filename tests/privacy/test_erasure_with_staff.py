@@ -339,3 +339,46 @@ async def test_a_conversation_erased_while_its_page_is_drawn_is_reported_gone(
             assert next_state(events, since=f"closed:{alice.id}") == "gone"
         browser.close()
         assert count(engine, Conversation) == 0
+
+
+STOPPED = (
+    "You will get no more messages sent to everyone. You can still write to us at any time. "
+    "To get them again, send START."
+)
+
+
+@pytest.mark.parametrize("request_text", ["STOP", "/stop"])
+@pytest.mark.parametrize("held_by", [Owner.queue, Owner.staff])
+async def test_stop_while_with_staff_ends_broadcasts_and_leaves_the_conversation_with_them(
+    web: TestClient,
+    engine: Engine,
+    settings: Settings,
+    flows: FlowEngine,
+    fake_telegram: FakeTelegramAPI,
+    alice: Staff,
+    held_by: str,
+    request_text: str,
+) -> None:
+    telegram(web, text=SAMPLES["en"]["human"])
+    await worker(engine, settings, flows)
+    telegram(web, data="consent.yes")
+    await worker(engine, settings, flows)
+    conversation_id = the_conversation(engine).id
+    if held_by == Owner.staff:
+        assert alice.post(f"/console/conversations/{conversation_id}/claim").status_code == 303
+    before = len(fake_telegram.sent_to(CHAT_ID))
+
+    telegram(web, text=request_text)
+    await worker(engine, settings, flows)
+
+    assert [m.text for m in fake_telegram.sent_to(CHAT_ID)[before:]] == [STOPPED]
+    with Session(engine) as session:
+        contact = session.exec(select(Contact)).one()
+    assert contact.broadcasts_opted_out_at is not None
+    assert the_conversation(engine).owner == held_by  # still theirs to answer
+    page = alice.get(f"/console/conversations/{conversation_id}").text
+    assert request_text in page  # staff see what the person wrote
+
+    telegram(web, text="Thank you, and my question about school?")
+    await worker(engine, settings, flows)
+    assert len(fake_telegram.sent_to(CHAT_ID)) == before + 1  # the bot is silent again
