@@ -496,6 +496,13 @@ def main() -> None:
     parser.add_argument("--database-url", default=None, help="a PostgreSQL server to use")
     parser.add_argument("--floor-n", type=int, default=200, help="messages bench.floor times")
     parser.add_argument(
+        "--outbox-rates",
+        default="whatsapp=0,telegram=0",
+        help="HELPLINE_OUTBOX_RATES for the service; by default unpaced, so that the run "
+        "measures the service's own work against the floor (the providers' rates, e.g. "
+        "'whatsapp=80,telegram=30', cap what it may send a second)",
+    )
+    parser.add_argument(
         "--paced-seconds",
         type=float,
         default=15.0,
@@ -554,6 +561,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             HELPLINE_TWILIO_AUTH_TOKEN=twilio.auth_token,
             HELPLINE_TWILIO_WHATSAPP_FROM="whatsapp:+32470000000",
             HELPLINE_TWILIO_API_URL=twilio.url,
+            HELPLINE_OUTBOX_RATES=args.outbox_rates,
         )
         if args.separate_worker:
             env["HELPLINE_RUN_WORKER"] = "false"
@@ -667,6 +675,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "uvicorn_workers": args.workers,
         "jobs_in": "helpline worker" if args.separate_worker else "helpline serve",
         "cpus": os.cpu_count(),
+        "outbox_rates": args.outbox_rates,
         "load_average_1min": round(os.getloadavg()[0], 2),
         "accepted_messages": len(accepted),
         "rejected_requests": len(rejected),
