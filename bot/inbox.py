@@ -72,6 +72,26 @@ PROVIDER_ID_MAX, BUTTON_MAX, MEDIA_TYPE_MAX = 128, 128, 64  # the Message column
 # --- storing ------------------------------------------------------------------------
 
 
+def _inbound_message(
+    session: Session, conversation: Conversation, inbound: Inbound, now: datetime
+) -> Message:
+    """The row of what the person sent (a tapped button stored with its title)."""
+    assert conversation.id is not None
+    return Message(
+        conversation_id=conversation.id,
+        channel=inbound.channel,
+        direction=Direction.inbound,
+        sender=Sender.user,
+        text=inbound.text or turns.button_title(session, conversation, inbound.button),
+        button=inbound.button,
+        media_type=inbound.media_type,
+        media_ref=inbound.media_ref,
+        provider_message_id=inbound.provider_message_id,
+        status=MessageStatus.received,
+        created_at=now,
+    )
+
+
 def store(
     session: Session, settings: Settings, inbound: Inbound, *, now: datetime
 ) -> Message | None:
@@ -92,19 +112,7 @@ def store(
         contact = get_or_create_contact(session, settings, inbound.channel, inbound.address)
     conversation = open_conversation(session, contact, now=now)
     assert conversation.id is not None
-    message = Message(
-        conversation_id=conversation.id,
-        channel=inbound.channel,
-        direction=Direction.inbound,
-        sender=Sender.user,
-        text=inbound.text or turns.button_title(session, conversation, inbound.button),
-        button=inbound.button,
-        media_type=inbound.media_type,
-        media_ref=inbound.media_ref,
-        provider_message_id=inbound.provider_message_id,
-        status=MessageStatus.received,
-        created_at=now,
-    )
+    message = _inbound_message(session, conversation, inbound, now)
     if ratelimit.InboundLimit.from_settings(settings).exceeded(session, conversation.id, now):
         conversation.flooded_at = now
         # Stored for staff, not answered by the bot: unless it is an emergency, which
@@ -167,19 +175,7 @@ def store_many(session: Session, settings: Settings, inbounds: Sequence[Inbound]
         contact = contacts[(inbound.channel, inbound.address)]
         conversation, new = conversations[contact.id or 0]
         assert conversation.id is not None
-        message = Message(
-            conversation_id=conversation.id,
-            channel=inbound.channel,
-            direction=Direction.inbound,
-            sender=Sender.user,
-            text=inbound.text or turns.button_title(session, conversation, inbound.button),
-            button=inbound.button,
-            media_type=inbound.media_type,
-            media_ref=inbound.media_ref,
-            provider_message_id=inbound.provider_message_id,
-            status=MessageStatus.received,
-            created_at=now,
-        )
+        message = _inbound_message(session, conversation, inbound, now)
         if new:  # nothing stored in it yet: the batch is all it holds
             times = in_batch.setdefault(conversation.id, [])
             flooded = (
