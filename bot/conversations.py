@@ -69,11 +69,7 @@ def get_or_create_contact(
     contact = find_contact(session, settings, channel, address)
     if contact is not None:
         return contact
-    contact = Contact(
-        channel=channel,
-        address_hash=address_hash(settings, channel, address),
-        address_enc=encrypt_address(settings, address),
-    )
+    contact = new_contact(settings, channel, address)
     try:
         with session.begin_nested():
             session.add(contact)
@@ -84,6 +80,15 @@ def get_or_create_contact(
         assert existing is not None
         return existing
     return contact
+
+
+def new_contact(settings: Settings, channel: str, address: str) -> Contact:
+    """A person's first contact: the address kept only as a keyed hash and encrypted."""
+    return Contact(
+        channel=channel,
+        address_hash=address_hash(settings, channel, address),
+        address_enc=encrypt_address(settings, address),
+    )
 
 
 def lock_contact(session: Session, contact_id: int | None) -> bool:
@@ -106,18 +111,23 @@ def open_conversation(session: Session, contact: Contact, *, now: datetime) -> C
     ).first()
     if conversation is not None:
         return conversation
-    # A new conversation starts from the top of the flows; language and consent stay.
-    forget_flow_state(contact)
-    conversation = Conversation(
-        contact_id=contact.id or 0,
-        channel=contact.channel,
-        language=contact.language,
-        opened_at=now,
-        last_message_at=now,
-    )
+    conversation = new_conversation(contact, now)
     session.add(conversation)
     session.flush()
     return conversation
+
+
+def new_conversation(contact: Contact, at: datetime) -> Conversation:
+    """A new conversation of the contact, opened at ``at`` (not yet added). It starts
+    from the top of the flows; the person's language and consent stay."""
+    forget_flow_state(contact)
+    return Conversation(
+        contact_id=contact.id or 0,
+        channel=contact.channel,
+        language=contact.language,
+        opened_at=at,
+        last_message_at=at,
+    )
 
 
 def forget_flow_state(contact: Contact) -> None:

@@ -38,9 +38,10 @@ from sqlmodel import Session, col, select
 from bot import audit, outbox
 from bot.config import Settings
 from bot.conversations import (
-    forget_flow_state,
     get_or_create_contact,
     lock_contact,
+    new_contact,
+    new_conversation,
     open_conversation,
 )
 from bot.db import session_scope
@@ -60,7 +61,7 @@ from bot.models import (
 from bot.nlu.urgent import find_urgent
 from bot.ops import ratelimit
 from bot.ops.observability import INBOUND
-from bot.privacy.addresses import address_hash, address_hashes, encrypt_address
+from bot.privacy.addresses import address_hashes
 from bot.privacy.erasure import ERASED
 
 log = logging.getLogger(__name__)
@@ -258,11 +259,7 @@ def _contacts(
         if found:
             contacts[person] = found[0]
             continue
-        contact = Contact(
-            channel=channel,
-            address_hash=address_hash(settings, channel, address),
-            address_enc=encrypt_address(settings, address),
-        )
+        contact = new_contact(settings, channel, address)
         contacts[person] = contact
         created.append(contact)
     if created:
@@ -292,14 +289,7 @@ def _open_conversations(
         assert contact.id is not None
         if contact.id in found:
             continue
-        forget_flow_state(contact)  # a new conversation starts from the top of the flows
-        conversation = Conversation(
-            contact_id=contact.id,
-            channel=contact.channel,
-            language=contact.language,
-            opened_at=first[contact.id],
-            last_message_at=first[contact.id],
-        )
+        conversation = new_conversation(contact, first[contact.id])
         found[contact.id] = (conversation, True)
         opened.append(conversation)
     if opened:

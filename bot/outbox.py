@@ -464,25 +464,15 @@ def _record_all_sent(session: Session, sent: Sequence[SendOutcome]) -> None:
 
 
 def _record_sent(session: Session, claim: Claim, provider_message_id: str, *, now: datetime) -> str:
-    sent = (
-        update(Message)
-        .where(col(Message.id) == claim.message_id, col(Message.status) == MessageStatus.sending)
-        .values(
-            status=MessageStatus.sent,
-            sent_at=now,
-            next_attempt_at=None,
-            in_doubt_since=None,
-            last_error=None,
-        )
-    )
+    values = {"claimed": claim.message_id, "at": now}
     try:
         with session.begin_nested():
-            session.execute(sent.values(provider_message_id=provider_message_id))
+            session.execute(_SENT.values(provider_message_id=provider_message_id), values)
     except IntegrityError:
         # Never seen from a real provider, but it must not leave the message
         # "sending" (it would be sent again): record it sent, without the id.
         log.error("provider id of message %s is already taken", claim.message_id)
-        session.execute(sent)
+        session.execute(_SENT, values)
     return MessageStatus.sent
 
 

@@ -111,7 +111,7 @@ def create(
         texts=cleaned,
         topic=topic or None,
         filters=audience.as_filters(),
-        targeted=int(str(counts["targeted"])),
+        targeted=int(counts["targeted"]),
     )
     session.add(broadcast)
     session.flush()
