@@ -29,11 +29,21 @@ def mark_seen(session: Session, staff_id: int, conversation_id: int) -> None:
     ).one()
     if newest is None:
         return
+    # The conversation is held (key share) until the caller commits: an erasure deleting
+    # it meanwhile waits for that, and one that deleted it first leaves nothing to mark.
+    # Without the lock, PostgreSQL could read the row, then fail the foreign key when the
+    # erasure's delete committed in between, and break the live page that marks it seen.
+    held = session.exec(
+        select(Conversation.id)
+        .where(Conversation.id == conversation_id)
+        .with_for_update(key_share=True)
+    ).first()
+    if held is None:
+        return
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    # Selected from the conversation, not given as values: when it is erased meanwhile,
-    # nothing is inserted (a row given as values would break its foreign key, and with it
-    # the live page that marks it seen).
+    # Selected from the conversation, not given as values: SQLite takes no row locks,
+    # and its one writer sees the conversation or not, within this one statement.
     statement = insert(ConversationSeen).from_select(
         ["staff_id", "conversation_id", "message_id"],
         select(literal(staff_id), col(Conversation.id), literal(newest)).where(
