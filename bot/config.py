@@ -116,6 +116,16 @@ class Settings(BaseSettings):
     flows_dir: Path = Field(default_factory=lambda data: data["home"] / "flows")
     locales_dir: Path = Field(default_factory=lambda data: data["home"] / "locales")
     demo: bool = False
+    kb_review_required: bool = Field(
+        default=False,
+        description="a knowledge-base draft is published by a second person, not its author",
+    )
+    kb_poll_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="how often every instance checks whether a new knowledge base was "
+        "published (it then retrains in the background and switches when ready)",
+    )
 
     # Telegram
     telegram_token: str = ""

@@ -72,6 +72,7 @@ class MessageStatus(StrEnum):
 
 class Role(StrEnum):
     staff = "staff"
+    editor = "editor"  # a staff member who also edits the knowledge base
     admin = "admin"
 
 
@@ -468,3 +469,103 @@ class LoginThrottle(SQLModel, table=True):
     client_hash: str = Field(max_length=64, description="keyed hash of the client's network")
     attempts: int = Field(description="counted before the password is checked")
     window_start: datetime = Field(index=True)
+
+
+class KbRevisionStatus(StrEnum):
+    draft = "draft"  # saved, not yet what the bot says
+    published = "published"  # what the bot says now (one per topic)
+    superseded = "superseded"  # was published or a draft; a newer revision replaced it
+    discarded = "discarded"  # a draft thrown away
+
+
+class KbRevision(SQLModel, table=True):
+    """One version of one knowledge-base topic: its whole YAML text, as in
+    ``knowledge/<id>.yaml``. Every change is a new row; nothing is updated but the status.
+
+    The topic's published revision is what the bot says; ``kb_state.version`` is raised
+    by every publish, and every instance watches it (``bot.kb.live``).
+    """
+
+    __tablename__ = "kb_revision"
+    __table_args__ = (
+        UniqueConstraint("topic_id", "number"),
+        Index("ix_kb_revision_status", "status", "topic_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    topic_id: str = Field(max_length=64)
+    number: int = Field(description="1, 2, ... within the topic")
+    content: str = Field(description="the topic's YAML; empty when the revision removes it")
+    removed: bool = Field(default=False, description="this revision takes the topic away")
+    status: str = Field(default=KbRevisionStatus.draft, max_length=10)
+    summary: str = Field(default="", max_length=500, description="what changed, in words")
+    changed: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(JSON, nullable=False),
+        description='what differs from the revision it was made from: "fa.answer", "sources"',
+    )
+    reviewed_languages: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(JSON, nullable=False),
+        description="languages a person checked against the others in this revision",
+    )
+    base_id: int | None = Field(
+        default=None, description="the revision this one was made from (none: the first)"
+    )
+    author_id: int | None = Field(default=None, foreign_key="staff_user.id", ondelete="SET NULL")
+    author_name: str = Field(default="", max_length=120, description="kept if the staff goes")
+    created_at: datetime = Field(default_factory=utcnow)
+    published_by_id: int | None = Field(
+        default=None, foreign_key="staff_user.id", ondelete="SET NULL"
+    )
+    published_at: datetime | None = None
+
+
+class KbFile(SQLModel, table=True):
+    """A file of ``knowledge/`` that is not a topic (README.md, organisation.yaml), kept
+    as it was imported so that an export gives the folder back whole."""
+
+    __tablename__ = "kb_file"
+
+    name: str = Field(primary_key=True, max_length=128)
+    content: str
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class KbState(SQLModel, table=True):
+    """One row: the published knowledge base's version, raised by every publish."""
+
+    __tablename__ = "kb_state"
+
+    id: int = Field(default=1, primary_key=True)
+    version: int = 0
+    fingerprint: str = Field(default="", max_length=64, description="sha256 of what is published")
+    published_at: datetime | None = None
+
+
+class KbStaffExample(SQLModel, table=True):
+    """An example staff added from a message the bot failed (the learning inbox): kept
+    apart so that ``helpline eval --staff-examples`` can hold them out of training."""
+
+    __tablename__ = "kb_staff_example"
+
+    id: int | None = Field(default=None, primary_key=True)
+    topic_id: str = Field(max_length=64, index=True)
+    language: str = Field(max_length=8)
+    text: str = Field(max_length=1000)
+    revision_id: int | None = Field(default=None, foreign_key="kb_revision.id", ondelete="SET NULL")
+    added_by: int | None = Field(default=None, foreign_key="staff_user.id", ondelete="SET NULL")
+    added_at: datetime = Field(default_factory=utcnow)
+
+
+class KbInboxDecision(SQLModel, table=True):
+    """What staff did with a message the bot failed: added, drafted or dismissed. It goes
+    with the message (retention and erasure delete both)."""
+
+    __tablename__ = "kb_inbox_decision"
+
+    message_id: int = Field(primary_key=True, foreign_key="message.id", ondelete="CASCADE")
+    outcome: str = Field(max_length=10, description="added, drafted or dismissed")
+    topic_id: str | None = Field(default=None, max_length=64)
+    staff_id: int | None = Field(default=None, foreign_key="staff_user.id", ondelete="SET NULL")
+    decided_at: datetime = Field(default_factory=utcnow)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from bot import db
-from bot.config import get_settings
+from bot.config import Settings, get_settings
 
 app = typer.Typer(help="Create or upgrade the database schema.", no_args_is_help=True)
 
@@ -16,6 +16,27 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> 
     settings = get_settings()
     db.upgrade(settings.database_url, revision)
     typer.echo(f"database at {db.head_revision() if revision == 'head' else revision}")
+    if revision == "head":
+        _first_knowledge(settings)
+
+
+def _first_knowledge(settings: Settings) -> None:
+    """The first upgrade loads knowledge/ into the database, where staff edit it."""
+    from bot.kb import store
+
+    with db.session_scope(db.make_engine(settings.database_url)) as session:
+        if not store.is_empty(session):
+            return
+        try:
+            result = store.import_directory(session, settings.knowledge_dir)
+        except store.KbEditError as exc:
+            typer.echo(
+                f"knowledge base not loaded: {settings.knowledge_dir} fails validation "
+                f"({len(exc.errors)} errors; see helpline kb validate)",
+                err=True,
+            )
+            return
+    typer.echo(f"knowledge base loaded: {len(result.added)} topics, version {result.version}")
 
 
 @app.command("current")

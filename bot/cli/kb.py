@@ -1,4 +1,5 @@
-"""``helpline kb``: check the knowledge base before the bot uses it."""
+"""``helpline kb``: check the knowledge base, and move it between ``knowledge/`` and the
+database (where staff edit it in the console)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import typer
 
 from bot.config import get_settings
 
-app = typer.Typer(help="Check the knowledge base in knowledge/.", no_args_is_help=True)
+app = typer.Typer(
+    help="Check the knowledge base; import knowledge/ into the database, export it back.",
+    no_args_is_help=True,
+)
 
 DirArgument = typer.Argument(None, help="Knowledge directory (default: HELPLINE_KNOWLEDGE_DIR).")
 
@@ -20,19 +24,88 @@ def _directory(directory: Path | None) -> Path:
 
 
 @app.command("validate")
-def validate(directory: Path | None = DirArgument) -> None:
+def validate(
+    directory: Path | None = DirArgument,
+    database: bool = typer.Option(
+        False, "--database", help="Check the knowledge base published in the database."
+    ),
+) -> None:
     """Report errors (exit status 1) and warnings (overdue reviews) in the knowledge base."""
+    from bot.nlu.knowledge import shared_topics_file, validate_texts
     from bot.nlu.knowledge import validate as check
 
-    path = _directory(directory)
-    errors, warnings = check(path)
+    settings = get_settings()
+    if database:
+        from bot import db
+        from bot.kb import store
+
+        with db.session_scope(db.make_engine(settings.database_url)) as session:
+            current = store.published(session)
+        if current is None:
+            typer.echo("error: nothing is published in the database", err=True)
+            raise typer.Exit(1)
+        shared = shared_topics_file(settings.knowledge_dir)
+        errors, warnings = validate_texts(current.texts, shared_topics=shared)
+        where, count = f"database (version {current.version})", len(current.texts)
+    else:
+        path = _directory(directory)
+        errors, warnings = check(path)
+        where, count = str(path), len(list(path.glob("*.yaml")))
     for warning in warnings:
         typer.echo(f"warning: {warning}", err=True)
     for error in errors:
         typer.echo(f"error: {error}", err=True)
-    count = len(list(path.glob("*.yaml")))
-    typer.echo(f"{path}: {count} topics, {len(errors)} errors, {len(warnings)} warnings")
+    typer.echo(f"{where}: {count} topics, {len(errors)} errors, {len(warnings)} warnings")
     raise typer.Exit(1 if errors else 0)
+
+
+@app.command("import")
+def import_(
+    directory: Path | None = DirArgument,
+    keep_missing: bool = typer.Option(
+        False, "--keep-missing", help="Keep topics the folder lacks (default: remove them)."
+    ),
+) -> None:
+    """Publish what differs between a knowledge/ folder and the database.
+
+    Each changed topic becomes a revision by the system user "system:kb-import"; a running
+    service answers with it within seconds. A folder that fails validation is refused.
+    Prints one JSON object: added, changed, removed, unchanged, version.
+    """
+    import json
+
+    from bot import db
+    from bot.kb import store
+
+    settings = get_settings()
+    path = _directory(directory)
+    try:
+        with db.session_scope(db.make_engine(settings.database_url)) as session:
+            result = store.import_directory(session, path, remove_missing=not keep_missing)
+    except store.KbEditError as exc:
+        for error in exc.errors:
+            typer.echo(f"error: {error}", err=True)
+        typer.echo(f"{path}: not imported ({len(exc.errors)} errors)", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(json.dumps(result.as_dict()))
+
+
+@app.command("export")
+def export(
+    directory: Path = typer.Argument(..., help="Folder to write (created if needed)."),
+) -> None:
+    """Write the published knowledge base as a knowledge/ folder: unchanged topics byte
+    for byte as imported, so that a team can keep it in git."""
+    from bot import db
+    from bot.kb import store
+
+    settings = get_settings()
+    with db.session_scope(db.make_engine(settings.database_url)) as session:
+        if store.published(session) is None:
+            typer.echo("error: nothing is published in the database", err=True)
+            raise typer.Exit(1)
+        written = store.export_directory(session, directory)
+    typer.echo(f"{directory}: {len(written)} files written")
 
 
 @app.command("coverage")

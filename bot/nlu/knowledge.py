@@ -223,30 +223,63 @@ def parse_topic(raw: object, where: str) -> tuple[Topic | None, list[str]]:
     return topic, []
 
 
-def _read(path: Path) -> tuple[dict[str, Topic], list[str]]:
-    topics: dict[str, Topic] = {}
-    errors: list[str] = []
+def read_texts(path: Path) -> dict[str, str]:
+    """The text of every topic file in ``path`` by file name (``asylum.apply.yaml``);
+    raises ``KnowledgeError`` when ``path`` is not a directory or a file is not UTF-8."""
     if not path.is_dir():
-        return topics, [f"{path}: not a directory"]
+        raise KnowledgeError([f"{path}: not a directory"])
+    texts: dict[str, str] = {}
+    errors: list[str] = []
     for file in sorted(path.glob("*.yaml")):
         if file.name == ORGANISATION_FILE:
             continue
         try:
-            raw = read_yaml(file.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            errors.append(f"{file.name}: not valid YAML: {exc}")
+            texts[file.name] = file.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            errors.append(f"{file.name}: not valid UTF-8: {exc}")
+    if errors:
+        raise KnowledgeError(errors)
+    return texts
+
+
+def parse_texts(texts: dict[str, str]) -> tuple[dict[str, Topic], list[str]]:
+    """The topics in ``texts`` (file name -> YAML text), and every schema error found."""
+    topics: dict[str, Topic] = {}
+    errors: list[str] = []
+    for name in sorted(texts):
+        try:
+            raw = read_yaml(texts[name])
+        except yaml.YAMLError as exc:
+            errors.append(f"{name}: not valid YAML: {exc}")
             continue
-        topic, found = parse_topic(raw, file.name)
+        topic, found = parse_topic(raw, name)
         errors.extend(found)
         if topic is None:
             continue
-        if topic.id != file.stem:
-            errors.append(f"{file.name}: id {topic.id!r} differs from the file name")
+        if topic.id != name.removesuffix(".yaml"):
+            errors.append(f"{name}: id {topic.id!r} differs from the file name")
         if topic.id in topics:
-            errors.append(f"{file.name}: topic {topic.id!r} is defined twice")
+            errors.append(f"{name}: topic {topic.id!r} is defined twice")
             continue
         topics[topic.id] = topic
     return topics, errors
+
+
+def _read(path: Path) -> tuple[dict[str, Topic], list[str]]:
+    try:
+        texts = read_texts(path)
+    except KnowledgeError as exc:
+        return {}, exc.errors
+    return parse_texts(texts)
+
+
+def knowledge_from_texts(texts: dict[str, str]) -> KnowledgeBase:
+    """The knowledge base in ``texts`` (file name -> YAML text), as ``load_knowledge``
+    reads a directory; raises ``KnowledgeError`` on any schema error."""
+    topics, errors = parse_texts(texts)
+    if errors:
+        raise KnowledgeError(errors)
+    return KnowledgeBase(topics=topics)
 
 
 def load_knowledge(path: Path) -> KnowledgeBase:
@@ -300,8 +333,22 @@ def validate(
     ``shared_topics`` defaults to ``<path>/../../shared/kb/topics.yaml``; when that
     file is absent, the check that every shared id exists is skipped with a warning.
     """
+    try:
+        texts = read_texts(path)
+    except KnowledgeError as exc:
+        return exc.errors, []
+    return validate_texts(
+        texts, today=today, shared_topics=shared_topics or shared_topics_file(path)
+    )
+
+
+def validate_texts(
+    texts: dict[str, str], *, today: dt.date | None = None, shared_topics: Path | None = None
+) -> tuple[list[str], list[str]]:
+    """``validate`` for a knowledge base given as texts (file name -> YAML), as the
+    database keeps it; ``shared_topics``: the shared contract's file, if any."""
     today = today or dt.date.today()
-    topics, errors = _read(path)
+    topics, errors = parse_texts(texts)
     warnings: list[str] = []
 
     seen_examples: dict[str, str] = {}
@@ -342,8 +389,8 @@ def validate(
                 f"(reviewed on {topic.reviewed_on.isoformat()})"
             )
 
-    shared = shared_topics or shared_topics_file(path)
-    if shared.is_file():
+    shared = shared_topics
+    if shared is not None and shared.is_file():
         for topic_id, kind in read_shared_topics(shared).items():
             if topic_id not in topics:
                 errors.append(f"{topic_id}: missing (required by {shared})")
