@@ -24,18 +24,21 @@ def _first_knowledge(settings: Settings) -> None:
     """The first upgrade loads knowledge/ into the database, where staff edit it."""
     from bot.kb import store
 
-    with db.session_scope(db.make_engine(settings.database_url)) as session:
-        if not store.is_empty(session):
-            return
-        try:
+    engine = db.make_engine(settings.database_url)
+    try:
+        with db.session_scope(engine) as session:
+            if not store.is_empty(session):
+                return
             result = store.import_directory(session, settings.knowledge_dir)
-        except store.KbEditError as exc:
-            typer.echo(
-                f"knowledge base not loaded: {settings.knowledge_dir} fails validation "
-                f"({len(exc.errors)} errors; see helpline kb validate)",
-                err=True,
-            )
-            return
+    except store.KbEditError as exc:
+        typer.echo(
+            f"knowledge base not loaded: {settings.knowledge_dir} fails validation "
+            f"({len(exc.errors)} errors; see helpline kb validate)",
+            err=True,
+        )
+        return
+    finally:
+        engine.dispose()
     typer.echo(f"knowledge base loaded: {len(result.added)} topics, version {result.version}")
 
 

@@ -3,11 +3,17 @@ database (where staff edit it in the console)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from bot.config import get_settings
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 app = typer.Typer(
     help="Check the knowledge base; import knowledge/ into the database, export it back.",
@@ -15,6 +21,20 @@ app = typer.Typer(
 )
 
 DirArgument = typer.Argument(None, help="Knowledge directory (default: HELPLINE_KNOWLEDGE_DIR).")
+
+
+@contextmanager
+def _database() -> Iterator[Session]:
+    """A session on the configured database, committed on success; the engine is
+    closed after."""
+    from bot import db
+
+    engine = db.make_engine(get_settings().database_url)
+    try:
+        with db.session_scope(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def _directory(directory: Path | None) -> Path:
@@ -36,10 +56,9 @@ def validate(
 
     settings = get_settings()
     if database:
-        from bot import db
         from bot.kb import store
 
-        with db.session_scope(db.make_engine(settings.database_url)) as session:
+        with _database() as session:
             current = store.published(session)
         if current is None:
             typer.echo("error: nothing is published in the database", err=True)
@@ -74,13 +93,11 @@ def import_(
     """
     import json
 
-    from bot import db
     from bot.kb import store
 
-    settings = get_settings()
     path = _directory(directory)
     try:
-        with db.session_scope(db.make_engine(settings.database_url)) as session:
+        with _database() as session:
             result = store.import_directory(session, path, remove_missing=not keep_missing)
     except store.KbEditError as exc:
         for error in exc.errors:
@@ -96,11 +113,9 @@ def export(
 ) -> None:
     """Write the published knowledge base as a knowledge/ folder: unchanged topics byte
     for byte as imported, so that a team can keep it in git."""
-    from bot import db
     from bot.kb import store
 
-    settings = get_settings()
-    with db.session_scope(db.make_engine(settings.database_url)) as session:
+    with _database() as session:
         if store.published(session) is None:
             typer.echo("error: nothing is published in the database", err=True)
             raise typer.Exit(1)
