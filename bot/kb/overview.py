@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -67,9 +68,9 @@ def stale_languages(revisions: Iterable[tuple[Sequence[str], Sequence[str]]]) ->
     return {lang for lang, index in others.items() if index > touched.get(lang, -1)}
 
 
-def _languages(raw: dict[str, object] | None) -> dict[str, dict[str, object]]:
+def _languages(raw: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
     languages = (raw or {}).get("languages") or {}
-    return {k: v for k, v in languages.items() if isinstance(v, dict)}  # type: ignore[union-attr]
+    return {k: v for k, v in languages.items() if isinstance(v, dict)}
 
 
 def _changed_languages(revision: KbRevision) -> set[str]:
@@ -86,7 +87,7 @@ def overview(session: Session, today: dt.date | None = None) -> list[TopicRow]:
     ).all()
     published = {r.topic_id: r for r in current if r.status == KbRevisionStatus.published}
     drafts = {r.topic_id: r for r in current if r.status == KbRevisionStatus.draft}
-    history: dict[str, list[tuple[list[str], list[str]]]] = {}
+    history: dict[str, list[tuple[Sequence[str], Sequence[str]]]] = {}
     for topic_id, changed, reviewed in session.exec(
         select(KbRevision.topic_id, KbRevision.changed, KbRevision.reviewed_languages)
         .where(col(KbRevision.published_at).is_not(None))

@@ -25,7 +25,7 @@ from bot.dialogue.engine import FlowEngine, Run, Turn, _cached_flows
 from bot.dialogue.flows import Instruction
 from bot.hours import OpeningHours
 from bot.messages import Button, Outbound
-from bot.models import Contact, Conversation, Message, utcnow
+from bot.models import Contact, Conversation, Direction, Message, utcnow
 from bot.nlu import Match
 from bot.nlu.knowledge import KnowledgeBase
 from bot.outbox import split_text
@@ -34,6 +34,7 @@ __all__ = ["CHANNELS", "ChannelMessage", "Preview", "preview"]
 
 # What the preview runs of the flow: set_topic only chooses the related topics offered.
 SAYING_ACTIONS = frozenset({"set_topic"})
+PREVIEW = "preview"  # the channel of the preview's make-believe person
 CHANNELS = {"whatsapp": WhatsAppChannel, "telegram": TelegramChannel}
 
 
@@ -78,14 +79,30 @@ class _PreviewRun(Run):
 
     def __init__(self, engine: FlowEngine, session: Session, lang: str, topic_id: str) -> None:
         now = utcnow()
-        contact = Contact(language=lang, language_chosen=True, consent_at=now, flow_data={})
-        super().__init__(engine, session, Conversation(language=lang), contact, Turn(), now)
+        # Never added to the session: a person who does not exist, past the first contact.
+        contact = Contact(
+            channel=PREVIEW,
+            address_hash="",
+            address_enc="",
+            language=lang,
+            language_chosen=True,
+            consent_at=now,
+            flow_data={},
+        )
+        conversation = Conversation(contact_id=0, channel=PREVIEW, language=lang)
+        super().__init__(engine, session, conversation, contact, Turn(), now)
         self.topic = topic_id
         self.sent: list[Outbound] = []
 
     def send(self, text: str, buttons: list[Button]) -> Message:
         self.sent.append(Outbound(address="", text=text, buttons=list(buttons)))
-        return Message(text=text)
+        return Message(
+            conversation_id=0,
+            channel=PREVIEW,
+            direction=Direction.outbound,
+            sender="bot",
+            text=text,
+        )
 
     def say_only(self, instructions: tuple[Instruction, ...]) -> list[Outbound]:
         start = len(self.sent)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 
@@ -55,10 +56,10 @@ def form_of(staff: Staff, page_path: str = PAGE) -> dict[str, str]:
         values[name] = value
     for name, value in re.findall(r'<input type="number" name="(\w+)" min="1" value="(\d*)"', form):
         values[name] = value
-    for name, value in re.findall(r'<textarea name="(\w+)" rows="\d+">(.*?)</textarea>', form, re.S):
+    for name, value in re.findall(
+        r'<textarea name="(\w+)" rows="\d+">(.*?)</textarea>', form, re.S
+    ):
         values[name] = value
-    import html
-
     return {k: html.unescape(v) for k, v in values.items()}
 
 
@@ -92,10 +93,13 @@ def test_a_changed_translation_makes_the_others_stale_until_reviewed(
     form = form_of(editor)
     form["answer_fa"] = form["answer_fa"] + "\nیک خط تازه.\n"
     assert editor.post(f"{PAGE}/draft", form).status_code == 303
-    page = editor.get(f"/console/knowledge?status=draft&lang=fa").text
+    page = editor.get("/console/knowledge?status=draft&lang=fa").text
     assert f'data-topic="{TOPIC}"' in page
     draft = second_editor.get(PAGE).text
-    assert second_editor.post(f"{PAGE}/publish", {"base_number": base_number(draft)}).status_code == 303
+    assert (
+        second_editor.post(f"{PAGE}/publish", {"base_number": base_number(draft)}).status_code
+        == 303
+    )
 
     stale = editor.get("/console/knowledge?status=stale&lang=nl").text
     assert f'data-topic="{TOPIC}"' in stale

@@ -50,7 +50,12 @@ def log_in_browser(browser: Any, url: str, email: str) -> Browsing:
     browsing = Browsing(page, [], [], context)
     page.on("console", lambda m: browsing.errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: browsing.errors.append(str(e)))
-    page.on("dialog", lambda d: (browsing.dialogs.append(d.message), d.dismiss()))
+
+    def dismiss(dialog: Any) -> None:
+        browsing.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
     page.goto(f"{url}/console/login")
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", PASSWORD)
