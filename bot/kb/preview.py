@@ -142,9 +142,13 @@ def preview(
     faq = run.flows.by_event("faq")
     answered = run.say_only(faq.steps["start"].run)
     not_helped: list[Outbound] = []
-    for step in faq.steps.values():
-        if "helped.no" in step.on:
-            not_helped = run.say_only(step.on["helped.no"])
+    if knowledge.topics[topic_id].kind != "faq":
+        # Another kind (urgent, meta) is not followed by "did this help?": its answer only.
+        answered = answered[:1]
+    else:
+        for step in faq.steps.values():
+            if "helped.no" in step.on:
+                not_helped = run.say_only(step.on["helped.no"])
     result: dict[str, Any] = {}
     for kind, channel in CHANNELS.items():
         result[kind] = Preview(

@@ -221,6 +221,12 @@ def test_the_preview_shows_each_channel_with_its_limit_and_options(editor: Staff
     assert "Too long: sent as 2 messages" in page
 
 
+def test_an_urgent_answer_is_previewed_without_did_this_help(editor: Staff) -> None:
+    page = editor.get("/console/knowledge/topics/urgent.self_harm").text
+    assert 'data-channel="whatsapp"' in page
+    assert "Did this help?" not in page
+
+
 def test_an_urgent_topic_is_read_only_to_an_editor(editor: Staff, engine: Engine) -> None:
     page = editor.get("/console/knowledge/topics/urgent.self_harm").text
     assert "only an administrator changes it" in page
