@@ -50,7 +50,9 @@ def _fail(message: str) -> typer.Exit:
 @app.command("add")
 def add(
     email: str = typer.Argument(..., help="Login e-mail address."),
-    role: str = typer.Option("staff", help="staff or admin."),
+    role: str = typer.Option(
+        "staff", help="staff, editor (also edits the knowledge base) or admin."
+    ),
     name: str = typer.Option("", help="Name shown to colleagues."),
     locale: str = typer.Option("nl", help="Console language: nl, fr or en."),
     broadcaster: bool = typer.Option(False, "--broadcaster", help="May send broadcasts."),

@@ -11,6 +11,7 @@ from bot.console import (
     conversation,
     handovers,
     history,
+    knowledge,
     login,
     queue,
     snippets,
@@ -29,6 +30,7 @@ for part in (
     account,
     snippets,
     broadcasts,
+    knowledge,
     admin,
     static,
 ):

@@ -399,5 +399,15 @@ def current_admin(
     return user
 
 
+def current_editor(
+    request: Request, user: Annotated[StaffUser, Depends(current_staff)]
+) -> StaffUser:
+    """An editor of the knowledge base: an ``editor`` or an ``admin``."""
+    if user.role not in (Role.editor, Role.admin):
+        raise HTTPException(403, N_("Only an editor or an administrator may do this."))
+    return user
+
+
 CurrentStaff = Annotated[StaffUser, Depends(current_staff)]
 CurrentAdmin = Annotated[StaffUser, Depends(current_admin)]
+CurrentEditor = Annotated[StaffUser, Depends(current_editor)]

@@ -498,6 +498,7 @@ _KIND_PATTERNS = [
     ),
 ]
 _COMPILED_KINDS = [(kind, _compile(pattern)) for kind, pattern in _KIND_PATTERNS]
+KIND_PATTERNS = tuple(_KIND_PATTERNS)  # to read (the console's urgent rules page)
 
 
 def urgent_kind(normalized: str, hit: UrgentHit | None) -> str | None:

@@ -54,6 +54,19 @@ def test_staff_add_refuses_a_short_password_a_duplicate_and_an_unknown_role(
         assert session.exec(select(StaffUser.email)).all() == ["a@example.org"]
 
 
+def test_staff_add_makes_an_editor_who_can_log_in(
+    helpline: CliRunner, engine: Engine, app: FastAPI
+) -> None:
+    result = run(helpline, "staff", "add", "e@example.org", "--role", "editor", stdin=PASSWORD)
+    assert result.exit_code == 0, result.output
+    assert "created editor account e@example.org" in result.output
+    with Session(engine) as session:
+        assert session.exec(select(StaffUser.role)).all() == ["editor"]
+    with TestClient(app) as client:
+        log_in(client, "e@example.org", PASSWORD)
+        assert client.get("/console/queue").status_code == 200  # staff like any other
+
+
 def test_staff_list_shows_every_account_without_secrets(helpline: CliRunner) -> None:
     run(helpline, "staff", "add", "a@example.org", stdin=PASSWORD)
     run(helpline, "staff", "add", "b@example.org", "--role", "admin", stdin=PASSWORD)
