@@ -11,6 +11,7 @@ from bot.console import (
     conversation,
     handovers,
     history,
+    kb_inbox,
     login,
     queue,
     snippets,
@@ -29,6 +30,7 @@ for part in (
     account,
     snippets,
     broadcasts,
+    kb_inbox,
     admin,
     static,
 ):
