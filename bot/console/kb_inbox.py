@@ -140,7 +140,9 @@ def act(
     chosen = [i for i in dict.fromkeys(messages) if i in in_inbox][:MAX_IDS]
     if action == "strip":
         stripped = "\n".join(inbox.strip_personal(line) for line in text.splitlines())
-        notice = N_("Personal details removed where they were found. Check the text before you add it.")
+        notice = N_(
+            "Personal details removed where they were found. Check the text before you add it."
+        )
         return _page(request, session, settings, staff, edited={group: stripped}, notice=notice)
     if not chosen:
         raise HTTPException(409, t.gettext("These messages are no longer in the inbox."))

@@ -59,10 +59,10 @@ __all__ = [
     "NOT_HELPFUL",
     "Failed",
     "Group",
-    "decide",
     "add_example",
-    "draft_topic",
+    "decide",
     "dismiss",
+    "draft_topic",
     "failed_messages",
     "group",
     "inbox",
@@ -213,7 +213,7 @@ def not_helpful(session: Session, *, limit: int = LIMIT) -> list[Failed]:
     asked = _asked(session, (conversation_id for _id, conversation_id in presses))
     found: dict[int, Failed] = {}
     for press_id, conversation_id in presses:
-        before = [m for m in asked.get(conversation_id, []) if (m.id or 0) < press_id]
+        before = [m for m in asked.get(conversation_id, []) if (m.id or 0) < (press_id or 0)]
         if before and before[-1].id not in found:
             question = before[-1]
             found[question.id or 0] = _failed(question, NOT_HELPFUL, bot_topic=question.topic)
@@ -238,7 +238,7 @@ def closed_other(
         .order_by(col(Conversation.closed_at).desc())
         .limit(limit)
     ).all()
-    staff_topics = {conversation_id: topic for conversation_id, topic in closed}
+    staff_topics = {conversation_id or 0: topic for conversation_id, topic in closed}
     found = []
     for conversation_id, messages in _asked(session, staff_topics).items():
         staff_topic = staff_topics[conversation_id]

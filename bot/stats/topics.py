@@ -76,10 +76,10 @@ def topic_figures(session: Session, start: datetime, end: datetime) -> list[Topi
                 col(ContactRecord.handed_off_at).is_not(None),
             )
         ).all()
-        for conversation_id, queued_at in handed:
-            assert conversation_id is not None and queued_at is not None
+        for handed_id, queued_at in handed:
+            assert handed_id is not None and queued_at is not None
             queued = _utc(queued_at)
-            before = [t for at, t in answers[conversation_id] if _utc(at) <= queued]
+            before = [t for at, t in answers[handed_id] if _utc(at) <= queued]
             if before and _utc(start) <= queued < _utc(end):
                 handoffs[before[-1]] += 1
     feedback = session.exec(
@@ -90,9 +90,7 @@ def topic_figures(session: Session, start: datetime, end: datetime) -> list[Topi
     yes = Counter(topic for topic, helped in feedback if helped)
     no = Counter(topic for topic, helped in feedback if not helped)
     topics = set(answered) | set(yes) | set(no) | set(handoffs)
-    figures = [
-        TopicFigures(t, answered[t], yes[t], no[t], handoffs[t]) for t in sorted(topics)
-    ]
+    figures = [TopicFigures(t, answered[t], yes[t], no[t], handoffs[t]) for t in sorted(topics)]
     return sorted(figures, key=lambda f: (-f.answered, f.topic))
 
 

@@ -38,9 +38,7 @@ def test_an_abstained_message_is_in_the_inbox_and_a_button_or_an_answer_is_not(
 
     with Session(engine) as session:
         found = inbox.failed_messages(session)
-    assert [(f.text, f.reason, f.language) for f in found] == [
-        (UNKNOWN_PS, inbox.ABSTAINED, "ps")
-    ]
+    assert [(f.text, f.reason, f.language) for f in found] == [(UNKNOWN_PS, inbox.ABSTAINED, "ps")]
 
 
 def test_an_urgent_message_never_enters_the_inbox(chat: Chat, engine: Engine) -> None:
@@ -53,9 +51,7 @@ def test_an_urgent_message_never_enters_the_inbox(chat: Chat, engine: Engine) ->
         assert texts(session) == {}  # the conversation is urgent: all of it is for staff
 
 
-def test_a_no_to_did_this_help_brings_the_question_it_answered(
-    chat: Chat, engine: Engine
-) -> None:
+def test_a_no_to_did_this_help_brings_the_question_it_answered(chat: Chat, engine: Engine) -> None:
     chat.consent("nl")
     chat.send(SAMPLES["nl"]["question"])
     chat.press("helped.no")
