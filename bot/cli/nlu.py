@@ -91,9 +91,13 @@ def _evaluate_staff_examples() -> None:
     from bot.nlu.matcher import Matcher
 
     settings = get_settings()
-    with db.session_scope(db.make_engine(settings.database_url)) as session:
-        held = heldout.items(store.staff_examples(session))
-        knowledge, version = heldout.current_knowledge(session, settings)
+    engine = db.make_engine(settings.database_url)
+    try:
+        with db.session_scope(engine) as session:
+            held = heldout.items(store.staff_examples(session))
+            knowledge, version = heldout.current_knowledge(session, settings)
+    finally:
+        engine.dispose()
     if not held:
         typer.echo("no examples added by staff yet", err=True)
         raise typer.Exit(1)
