@@ -122,3 +122,9 @@ def test_a_post_without_the_csrf_token_is_refused(edith: Staff, chat: Chat) -> N
         follow_redirects=False,
     )
     assert response.status_code == 403
+
+
+def test_measuring_without_staff_examples_says_so(edith: Staff) -> None:
+    response = edith.post(f"{PAGE}/measure")
+    assert response.status_code == 200
+    assert "No examples were added from this inbox yet." in response.text
