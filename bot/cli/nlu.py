@@ -49,11 +49,28 @@ def match() -> None:
 
 
 def evaluate(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Labelled JSON lines."),
+    file: Path | None = typer.Argument(
+        None, exists=True, dir_okay=False, help="Labelled JSON lines."
+    ),
+    staff_examples: bool = typer.Option(
+        False,
+        "--staff-examples",
+        help="Score the examples staff added from the learning inbox, held out: the "
+        "matcher is trained on the published knowledge base without them.",
+    ),
 ) -> None:
     """Score the matcher on FILE: top-1, urgent recall, nulls answered, language, latency."""
     from bot.nlu import evaluation, get_matcher
 
+    if staff_examples:
+        if file is not None:
+            typer.echo("error: give FILE or --staff-examples, not both", err=True)
+            raise typer.Exit(2)
+        _evaluate_staff_examples()
+        return
+    if file is None:
+        typer.echo("error: missing FILE (or --staff-examples)", err=True)
+        raise typer.Exit(2)
     try:
         items = evaluation.read_items(file)
     except evaluation.EvalFormatError as exc:
@@ -63,4 +80,29 @@ def evaluate(
     if items:
         matcher.match(items[0].text)  # warm up: the first call loads lazily
     table = evaluation.score_by_language(evaluation.run(matcher.match, items))
+    typer.echo(evaluation.format_table(table))
+
+
+def _evaluate_staff_examples() -> None:
+    """The staff examples, scored by a matcher trained without them (the same table)."""
+    from bot import db
+    from bot.kb import heldout, store
+    from bot.nlu import evaluation
+    from bot.nlu.matcher import Matcher
+
+    settings = get_settings()
+    engine = db.make_engine(settings.database_url)
+    try:
+        with db.session_scope(engine) as session:
+            held = heldout.items(store.staff_examples(session))
+            knowledge, version = heldout.current_knowledge(session, settings)
+    finally:
+        engine.dispose()
+    if not held:
+        typer.echo("no examples added by staff yet", err=True)
+        raise typer.Exit(1)
+    matcher = Matcher.train(heldout.without(knowledge, held))
+    source = f"published version {version}" if version else "knowledge/"
+    typer.echo(f"{len(held)} staff examples, held out of {source}", err=True)
+    table = evaluation.score_by_language(evaluation.run(matcher.match, held))
     typer.echo(evaluation.format_table(table))

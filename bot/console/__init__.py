@@ -12,6 +12,7 @@ from bot.console import (
     handovers,
     history,
     knowledge,
+    kb_inbox,
     login,
     queue,
     snippets,
@@ -31,6 +32,7 @@ for part in (
     snippets,
     broadcasts,
     knowledge,
+    kb_inbox,
     admin,
     static,
 ):

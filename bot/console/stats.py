@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_timedelta
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_percent
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import Engine
@@ -35,6 +35,7 @@ from bot.deps import EngineDep, SessionDep, SettingsDep
 from bot.models import StaffUser, utcnow
 from bot.stats import exports
 from bot.stats.reports import CHAT_CHANNELS, UNKNOWN, Period, Report, build_report
+from bot.stats.topics import topic_figures, topics_csv
 
 pages = console_router()
 
@@ -286,6 +287,8 @@ def stats_page(
             report.outcomes_by_channel,
             key=lambda c: (CHAT_CHANNELS.index(c) if c in CHAT_CHANNELS else 99, c),
         ),
+        "topic_figures": topic_figures(session, *period.bounds(ZoneInfo(settings.timezone))),
+        "percent": lambda share: format_percent(share, locale=locale),
         "year_choice": period.start.year,
         "month_choice": f"{period.start:%Y-%m}",
     }
@@ -306,6 +309,17 @@ def report_xlsx(
 ) -> Response:
     period, report = _report(request, session, settings)
     return _download(exports.report_xlsx(report), period, "report", "xlsx")
+
+
+@pages.get("/stats/topics.csv")
+def topics_csv_export(
+    request: Request, session: SessionDep, settings: SettingsDep, staff: CurrentStaff
+) -> Response:
+    """Per topic: answered by the bot, "did this help?" yes/no and rate, handoffs after
+    it (``bot.stats.topics``); beside the report, whose columns stay as they are."""
+    period = _period_or_400(request, settings)
+    figures = topic_figures(session, *period.bounds(ZoneInfo(settings.timezone)))
+    return _download(topics_csv(figures), period, "topics", "csv")
 
 
 @pages.get("/stats/contacts.csv")
