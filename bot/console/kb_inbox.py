@@ -12,19 +12,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Form, HTTPException, Request
+from fastapi import Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
 from bot.config import LANGUAGES, Settings
-from bot.console.auth import current_staff
+from bot.console.auth import CurrentEditor
 from bot.console.canned import reference_language
 from bot.console.i18n import N_
 from bot.console.routing import console_router
 from bot.console.templating import console_locale, render, translator
 from bot.deps import SessionDep, SettingsDep
 from bot.kb import heldout, inbox, store
-from bot.models import Role, StaffUser
+from bot.models import StaffUser
 from bot.nlu.knowledge import KnowledgeBase
 
 router = console_router()
@@ -35,18 +35,6 @@ REASONS = {
     inbox.CLOSED_OTHER: N_("Closed by staff with another topic"),
 }
 MAX_IDS = 200  # messages acted on at once
-
-
-def current_editor(
-    request: Request, user: Annotated[StaffUser, Depends(current_staff)]
-) -> StaffUser:
-    """Editors and admins edit the knowledge base."""
-    if user.role not in (Role.editor, Role.admin):
-        raise HTTPException(403, N_("Only an editor or an administrator may do this."))
-    return user
-
-
-CurrentEditor = Annotated[StaffUser, Depends(current_editor)]
 
 
 def _knowledge(session: Session, settings: Settings) -> KnowledgeBase:
