@@ -45,6 +45,10 @@ STATUS_LABELS = {
     "published": N_("Published"),
 }
 NOTICES = {
+    "created": N_(
+        "The new topic is a draft: write its title, answer and examples in every "
+        "language, then publish it."
+    ),
     "saved": N_("The draft is saved. It is not what the bot says until it is published."),
     "discarded": N_("The draft is discarded."),
     "published": N_("Published: the bot says it within seconds."),
@@ -91,6 +95,33 @@ def knowledge_page(
     lang: str = "",
     q: str = "",
 ) -> Response:
+    return _overview_page(request, session, status=status, lang=lang, q=q)
+
+
+@router.post("/knowledge/topics")
+async def new_topic(request: Request, session: SessionDep, staff: CurrentEditor) -> Response:
+    """A new topic: a draft with its id, to fill in and publish on its own page."""
+    form = await request.form()
+    topic_id = str(form.get("topic_id") or "").strip()
+    try:
+        store.new_topic(session, topic_id, staff)
+    except store.KbEditError as exc:
+        session.rollback()
+        return _overview_page(request, session, errors=exc.errors, new_id=topic_id)
+    session.commit()
+    return _back(topic_id, "created")
+
+
+def _overview_page(
+    request: Request,
+    session: Session,
+    *,
+    status: str = "",
+    lang: str = "",
+    q: str = "",
+    errors: list[str] | None = None,
+    new_id: str = "",
+) -> Response:
     rows = overview(session)
     counts = {name: sum(1 for row in rows if row.has(name)) for name in STATUSES}
     status = status if status in STATUSES else ""
@@ -115,7 +146,10 @@ def knowledge_page(
             "lang": lang,
             "q": q,
             "empty": store.is_empty(session),
+            "errors": errors or [],
+            "new_id": new_id,
         },
+        status_code=400 if errors else 200,
     )
 
 

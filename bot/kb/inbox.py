@@ -38,7 +38,6 @@ from bot.audit import record as audit
 from bot.config import LANGUAGES
 from bot.handoff import CloseOutcome
 from bot.kb import store
-from bot.kb.yamltext import dump_topic
 from bot.models import (
     Conversation,
     Direction,
@@ -473,35 +472,20 @@ def draft_topic(
     """A draft of a new topic ``topic_id`` with ``texts`` as its examples in ``lang``;
     its title and answer (and the other languages) are the editor's to write before it
     can be published. The messages are decided "drafted"."""
-    topic_id = topic_id.strip()
-    if not re.fullmatch(r"[a-z0-9_]+(?:\.[a-z0-9_]+)+", topic_id):
-        raise store.KbEditError(
-            [f"{topic_id or '?'}: a topic id is words joined by dots, e.g. asylum.new_question"]
-        )
-    if store.published_of(session, topic_id) or store.draft_of(session, topic_id):
-        raise store.KbEditError([f"{topic_id}: this topic exists already"])
     if lang not in LANGUAGES:
         raise store.KbEditError([f"unknown language {lang!r}"])
-    examples = list(dict.fromkeys(" ".join(t.split()) for t in texts if t.strip()))
-    if not examples:
+    if store.TOPIC_ID.fullmatch(topic_id.strip()) and not any(t.strip() for t in texts):
         raise store.KbEditError(["the examples are empty"])
-    content = dump_topic(
-        {
-            "id": topic_id,
-            "kind": "faq",
-            "owner": owner,
-            "reviewed_on": today or date.today(),
-            "review_every": 180,
-            "languages": {lang: {"title": "", "answer": "", "examples": examples}},
-        }
-    )
-    revision = store.save_draft(
+    revision = store.new_topic(
         session,
         topic_id,
         staff,
-        content=content,
+        examples={lang: texts},
+        owner=owner,
+        today=today,
         summary=f"{lang}: new topic drafted from messages the bot failed",
     )
+    topic_id = revision.topic_id
     decide(session, message_ids, "drafted", staff, topic_id=topic_id)
     return revision
 

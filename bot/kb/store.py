@@ -17,7 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import hashlib
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,7 @@ __all__ = [
     "import_directory",
     "is_empty",
     "mark_reviewed",
+    "new_topic",
     "publish",
     "published",
     "published_of",
@@ -329,6 +331,45 @@ def _apply(raw: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
         else:
             result[key] = value
     return result
+
+
+TOPIC_ID = re.compile(r"[a-z0-9_]+(?:\.[a-z0-9_]+)+")
+
+
+def new_topic(
+    session: Session,
+    topic_id: str,
+    staff: StaffUser | str,
+    *,
+    examples: Mapping[str, Sequence[str]] | None = None,
+    owner: str = "infolijn",
+    summary: str = "new topic",
+    today: dt.date | None = None,
+) -> KbRevision:
+    """The draft of a new faq topic: titles and answers for the editor to write (it
+    cannot be published before every language has them); ``examples`` by language."""
+    topic_id = topic_id.strip()
+    if not TOPIC_ID.fullmatch(topic_id):
+        raise KbEditError(
+            [f"{topic_id or '?'}: a topic id is words joined by dots, e.g. asylum.new_question"]
+        )
+    if published_of(session, topic_id) or draft_of(session, topic_id):
+        raise KbEditError([f"{topic_id}: this topic exists already"])
+    languages: dict[str, dict[str, Any]] = {}
+    for lang in LANGUAGES:
+        texts = list(dict.fromkeys(" ".join(t.split()) for t in (examples or {}).get(lang, ())))
+        languages[lang] = {"title": "", "answer": "", "examples": [t for t in texts if t]}
+    content = dump_topic(
+        {
+            "id": topic_id,
+            "kind": "faq",
+            "owner": owner,
+            "reviewed_on": today or dt.date.today(),
+            "review_every": 180,
+            "languages": languages,
+        }
+    )
+    return save_draft(session, topic_id, staff, content=content, summary=summary)
 
 
 def discard_draft(session: Session, topic_id: str, staff: StaffUser | str) -> None:

@@ -292,3 +292,28 @@ def test_editors_read_the_urgent_rules(editor: Staff) -> None:
     assert page.status_code == 200
     assert 'data-category="suicide"' in page.text
     assert "urgent.domestic_violence" in page.text
+
+
+def test_an_editor_starts_a_new_topic_that_cannot_be_published_half_written(
+    editor: Staff, second_editor: Staff, engine: Engine
+) -> None:
+    refused = editor.post("/console/knowledge/topics", {"topic_id": "Meals <b>"})
+    assert refused.status_code == 400
+    assert "a topic id is words joined by dots" in refused.text
+    assert "<b>" not in refused.text.split('id="kb-edit"')[0].split("</h1>")[1]
+
+    response = editor.post("/console/knowledge/topics", {"topic_id": "reception.meals"})
+    assert (
+        response.headers["location"] == "/console/knowledge/topics/reception.meals?notice=created"
+    )
+    page = editor.get(response.headers["location"]).text
+    assert "The new topic is a draft" in page
+    version = store_version(engine)
+    publish = second_editor.post(
+        "/console/knowledge/topics/reception.meals/publish", {"base_number": base_number(page)}
+    )
+    assert publish.status_code == 400
+    assert "reception.meals.fa: empty title" in html.unescape(publish.text)
+    assert store_version(engine) == version
+    again = editor.post("/console/knowledge/topics", {"topic_id": "reception.meals"})
+    assert again.status_code == 400 and "this topic exists already" in again.text
