@@ -297,8 +297,11 @@ def cached_knowledge(path: Path) -> KnowledgeBase:
 
 
 def get_knowledge(settings: Settings) -> KnowledgeBase:
-    """The knowledge base of ``settings.knowledge_dir``, loaded once per directory."""
-    return cached_knowledge(Path(settings.knowledge_dir).resolve())
+    """The knowledge base the bot says now: the one published in the database, else
+    ``settings.knowledge_dir`` (loaded once per directory); see ``bot.kb.live``."""
+    from bot.kb import live
+
+    return live.current(settings).knowledge
 
 
 # --- the editor's checks -------------------------------------------------------------
