@@ -233,18 +233,41 @@ def poll_once(engine: Engine, settings: Settings) -> Snapshot:
 
 
 async def watch(engine: Engine, settings: Settings, stop: asyncio.Event) -> None:
-    """Follow what is published until ``stop`` is set (the loads run in a worker thread)."""
-    import anyio
+    """Follow what is published until ``stop`` is set.
 
+    Each look runs in a thread of its own (a daemon: a shutdown does not wait for a
+    training to finish; the next start loads or trains again)."""
     source = _source(settings)
     source.watchers += 1
     try:
         while not stop.is_set():
+            looked = asyncio.get_running_loop().create_future()
+            threading.Thread(
+                target=_look, args=(engine, settings, looked), name="kb-live", daemon=True
+            ).start()
+            stopping = asyncio.ensure_future(stop.wait())
             try:
-                await anyio.to_thread.run_sync(poll_once, engine, settings)
-            except Exception:  # e.g. knowledge/ itself broken: try again next time
-                log.exception("knowledge base not checked")
+                await asyncio.wait((looked, stopping), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopping.cancel()
+            if stop.is_set():
+                break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), settings.kb_poll_seconds)
     finally:
         source.watchers -= 1
+
+
+def _look(engine: Engine, settings: Settings, done: asyncio.Future[None]) -> None:
+    try:
+        poll_once(engine, settings)
+    except Exception:  # e.g. knowledge/ itself broken: try again next time
+        log.exception("knowledge base not checked")
+    finally:
+        with contextlib.suppress(RuntimeError):  # the loop has closed
+            done.get_loop().call_soon_threadsafe(_finish, done)
+
+
+def _finish(done: asyncio.Future[None]) -> None:
+    if not done.done():
+        done.set_result(None)
