@@ -1,8 +1,10 @@
 """The knowledge base the bot says now, in this process: the published one, else knowledge/.
 
-Every reader (``get_knowledge``, ``builtin_matcher``, ``get_flow_engine``) asks
-``current(settings)`` for a ``Snapshot``: one knowledge base, its version and, once
-asked for, the matcher trained on it. When the database has a published knowledge base
+Every reader (``knowledge``, ``matcher``, ``bot.dialogue.engine.get_flow_engine``, the
+console, broadcasts, ``helpline match``) asks ``current(settings)`` for a ``Snapshot``:
+one knowledge base, its version and, once asked for, the matcher trained on it
+(``bot.nlu`` itself never touches the database: its ``get_knowledge`` and
+``get_matcher`` are the folder's). When the database has a published knowledge base
 (``bot.kb.store.published``) that is what the snapshot holds; when it has none, or there
 is no database at all (a fresh checkout: the SQLite file absent, or its tables older
 than the knowledge base's migration), the snapshot is ``settings.knowledge_dir``, and no
@@ -43,9 +45,10 @@ from bot.nlu.knowledge import KnowledgeBase, cached_knowledge
 
 if TYPE_CHECKING:
     from bot.config import Settings
+    from bot.nlu import Matcher as NluMatcher
     from bot.nlu.matcher import Matcher
 
-__all__ = ["Snapshot", "current", "poll_once", "reset", "status", "watch"]
+__all__ = ["Snapshot", "current", "knowledge", "matcher", "poll_once", "reset", "status", "watch"]
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +100,21 @@ def status(settings: Settings) -> tuple[int | None, int | None]:
 
 
 # --- reading -------------------------------------------------------------------------
+
+
+def knowledge(settings: Settings) -> KnowledgeBase:
+    """The knowledge base the bot says now."""
+    return current(settings).knowledge
+
+
+def matcher(settings: Settings) -> NluMatcher:
+    """The matcher the bot uses now: the built-in one trained on ``knowledge``, or, with
+    ``HELPLINE_NLU=rasa``, the Rasa backend around it."""
+    from bot.nlu import backend
+
+    trained = current(settings, matcher=True).matcher
+    assert trained is not None
+    return backend(settings, trained)
 
 
 def current(settings: Settings, *, matcher: bool = False) -> Snapshot:

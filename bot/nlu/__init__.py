@@ -6,9 +6,9 @@ tells which of the six languages a message is in; ``urgent`` catches emergencies
 message, or abstains; ``rasa`` lets a Rasa server pick it instead; ``evaluation``
 scores a matcher. Here is the matcher's contract with the rest of helpline: ``Match``,
 the ``Matcher`` every backend is, and ``get_matcher``, which picks the backend
-(``HELPLINE_NLU``). Which knowledge base they read, the published one in the database
-or knowledge/, ``bot.kb.live`` decides; nothing else here touches the database, and
-nothing downloads anything or needs a server but the Rasa backend, when chosen.
+(``HELPLINE_NLU``). Nothing in this package touches the database (what is published
+there, ``bot.kb.live`` hands to these same classes); nothing downloads anything or
+needs a server but the Rasa backend, when chosen.
 """
 
 from __future__ import annotations
@@ -54,9 +54,9 @@ class Matcher(Protocol):
 
 
 def get_matcher(settings: Settings) -> Matcher:
-    """The built-in matcher of the knowledge base the bot says now (``bot.kb.live``: the
-    published one, else ``settings.knowledge_dir``), trained once and cached under var/;
-    with ``HELPLINE_NLU=rasa``, the Rasa backend around it (docs/rasa.md)."""
+    """The built-in matcher of ``settings.knowledge_dir``, trained once and cached under
+    var/; with ``HELPLINE_NLU=rasa``, the Rasa backend around it (docs/rasa.md). The bot
+    and ``helpline match`` use ``bot.kb.live.matcher``: the published knowledge base's."""
     # Imported when called: every import of a bot.nlu module runs this one, and most
     # need neither numpy nor the model.
     from bot.nlu.matcher import builtin_matcher

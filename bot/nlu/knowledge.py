@@ -297,11 +297,9 @@ def cached_knowledge(path: Path) -> KnowledgeBase:
 
 
 def get_knowledge(settings: Settings) -> KnowledgeBase:
-    """The knowledge base the bot says now: the one published in the database, else
-    ``settings.knowledge_dir`` (loaded once per directory); see ``bot.kb.live``."""
-    from bot.kb import live
-
-    return live.current(settings).knowledge
+    """The knowledge base of ``settings.knowledge_dir``, loaded once per directory. What
+    the bot says is ``bot.kb.live.knowledge``: the published one, else this."""
+    return cached_knowledge(Path(settings.knowledge_dir).resolve())
 
 
 # --- the editor's checks -------------------------------------------------------------

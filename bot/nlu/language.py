@@ -21,6 +21,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -238,12 +239,8 @@ def knowledge_samples(knowledge: KnowledgeBase) -> list[tuple[str, str]]:
     return samples
 
 
-_default: tuple[KnowledgeBase, LanguageIdentifier] | None = None
-
-
+@lru_cache(maxsize=1)
 def _default_identifier() -> LanguageIdentifier:
-    """The identifier of the knowledge base the bot says now, rebuilt when it changes."""
-    global _default
     from bot.config import get_settings
     from bot.nlu.knowledge import KnowledgeError, get_knowledge
 
@@ -251,13 +248,9 @@ def _default_identifier() -> LanguageIdentifier:
     if langid_model.cache_dir is None:
         langid_model.use_cache_dir(settings.home / "var" / "cache")
     try:
-        knowledge = get_knowledge(settings)
+        return LanguageIdentifier.from_knowledge(get_knowledge(settings))
     except KnowledgeError:
         return LanguageIdentifier()
-    held = _default
-    if held is None or held[0] is not knowledge:
-        held = _default = (knowledge, LanguageIdentifier.from_knowledge(knowledge))
-    return held[1]
 
 
 def detect_language(text: str) -> LanguageGuess:

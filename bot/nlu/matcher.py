@@ -35,13 +35,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from bot.nlu import Match
+from bot.nlu import Match, langid_model
 from bot.nlu.classifier import LinearClassifier
 from bot.nlu.features import Vectorizer, normalized_terms, terms
 from bot.nlu.knowledge import (
     LANGUAGES,
     KnowledgeBase,
     cached_knowledge,
+    get_knowledge,
     read_yaml,
 )
 from bot.nlu.language import LanguageIdentifier
@@ -360,11 +361,11 @@ def folder_matcher(knowledge_dir: Path, cache_dir: Path) -> Matcher:
 
 
 def builtin_matcher(settings: Settings) -> Matcher:
-    """The matcher of the knowledge base the bot says now (``bot.kb.live``: the published
-    one, else ``settings.knowledge_dir``), trained once and cached under var/
-    (``bot.nlu.get_matcher`` chooses between it and the Rasa backend)."""
-    from bot.kb import live
-
-    matcher = live.current(settings, matcher=True).matcher
-    assert matcher is not None
-    return matcher
+    """The matcher of ``settings.knowledge_dir``, trained once and cached under var/
+    (``bot.nlu.get_matcher`` chooses between it and the Rasa backend). What the bot
+    uses is ``bot.kb.live.matcher``: the published knowledge base's, else this."""
+    knowledge = get_knowledge(settings)
+    assert knowledge.path is not None
+    cache_dir = settings.home / "var" / "cache"
+    langid_model.use_cache_dir(cache_dir)
+    return folder_matcher(knowledge.path, cache_dir)

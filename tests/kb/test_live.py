@@ -22,8 +22,6 @@ from bot import db
 from bot.app import create_app
 from bot.config import Settings
 from bot.kb import live, store
-from bot.nlu import get_matcher
-from bot.nlu.knowledge import get_knowledge
 from tests.support.fakes.telegram_api import FakeTelegramAPI
 from tests.support.live_server import LiveServer
 
@@ -111,12 +109,12 @@ def test_a_publish_that_fails_to_load_leaves_the_previous_answer(
 def test_without_a_service_a_publish_is_read_at_the_next_look(
     engine: Engine, settings: Settings, imported: int
 ) -> None:
-    assert get_knowledge(settings).answer(TOPIC, "en").answer.startswith(OLD_FIRST_LINE)
+    assert live.knowledge(settings).answer(TOPIC, "en").answer.startswith(OLD_FIRST_LINE)
 
     publish_change(settings.database_url)
 
-    eventually(lambda: get_knowledge(settings).answer(TOPIC, "en").answer == NEW_ANSWER)
-    assert get_matcher(settings).match(QUESTION).topic == TOPIC
+    eventually(lambda: live.knowledge(settings).answer(TOPIC, "en").answer == NEW_ANSWER)
+    assert live.matcher(settings).match(QUESTION).topic == TOPIC
 
 
 def test_with_no_database_file_the_folder_answers_and_none_is_created(
@@ -125,7 +123,7 @@ def test_with_no_database_file_the_folder_answers_and_none_is_created(
     absent = tmp_path / "var" / "helpline.db"
     settings.database_url = f"sqlite:///{absent}"
 
-    knowledge = get_knowledge(settings)
+    knowledge = live.knowledge(settings)
 
     assert knowledge.answer(TOPIC, "en").answer.startswith(OLD_FIRST_LINE)
     assert live.status(settings) == (0, None)
@@ -138,5 +136,5 @@ def test_a_database_older_than_the_knowledge_base_reads_the_folder(
     settings.database_url = f"sqlite:///{tmp_path / 'old.db'}"
     db.upgrade(settings.database_url, "0009")
 
-    assert get_knowledge(settings).answer(TOPIC, "en").answer.startswith(OLD_FIRST_LINE)
+    assert live.knowledge(settings).answer(TOPIC, "en").answer.startswith(OLD_FIRST_LINE)
     assert live.status(settings) == (0, None)
