@@ -174,7 +174,7 @@ def _refresh(
         if held is not None and held.version == version:
             return held
         try:
-            loaded = _load(settings, engine, version, train=train)
+            loaded = _load(settings, engine, version, train=train, held=held)
         except Exception:
             if held is None and version != FOLDER:
                 log.exception("published knowledge base %d not loaded; knowledge/ answers", version)
@@ -200,41 +200,49 @@ def _cache_dir(settings: Settings) -> Path:
     return cache_dir
 
 
-def _load(settings: Settings, engine: Engine | None, version: int, *, train: bool) -> Snapshot:
+def _load(
+    settings: Settings,
+    engine: Engine | None,
+    version: int,
+    *,
+    train: bool,
+    held: Snapshot | None = None,
+) -> Snapshot:
     from bot.nlu.matcher import folder_matcher, load_or_train, texts_fingerprint
 
     if version == FOLDER or engine is None:
         folder = Path(settings.knowledge_dir).resolve()
-        knowledge = cached_knowledge(folder)
-        matcher = folder_matcher(folder, _cache_dir(settings)) if train else None
-        return Snapshot(FOLDER, "", knowledge, matcher)
+        trained = folder_matcher(folder, _cache_dir(settings)) if train else None
+        return Snapshot(FOLDER, "", cached_knowledge(folder), trained)
     from bot.kb import store
 
     with Session(engine) as session:
         published = store.published(session)
     if published is None:  # unpublished since the version was read
         return _load(settings, None, FOLDER, train=train)
-    knowledge = published.knowledge()
     fingerprint = texts_fingerprint(published.texts)
-    matcher = (
+    if held is not None and held.fingerprint == fingerprint:  # a publish that left no trace
+        return replace(held, version=published.version)
+    knowledge = published.knowledge()
+    trained = (
         load_or_train(knowledge, _cache_dir(settings), fingerprint=fingerprint) if train else None
     )
-    return Snapshot(published.version, fingerprint, knowledge, matcher)
+    return Snapshot(published.version, fingerprint, knowledge, trained)
 
 
 def _with_matcher(settings: Settings, source: _Source, held: Snapshot) -> Snapshot:
     """``held`` with its matcher, trained (or loaded from the cache) now."""
     from bot.nlu.matcher import folder_matcher, load_or_train
 
+    cache_dir = _cache_dir(settings)
     if held.version == FOLDER:
-        folder = Path(settings.knowledge_dir).resolve()
-        matcher = folder_matcher(folder, _cache_dir(settings))
+        model = folder_matcher(Path(settings.knowledge_dir).resolve(), cache_dir)
     else:
-        matcher = load_or_train(held.knowledge, _cache_dir(settings), fingerprint=held.fingerprint)
-    trained = replace(held, matcher=matcher)
+        model = load_or_train(held.knowledge, cache_dir, fingerprint=held.fingerprint)
+    with_model = replace(held, matcher=model)
     if source.snapshot is held:  # not swapped meanwhile: keep the matcher with it
-        source.snapshot = trained
-    return trained
+        source.snapshot = with_model
+    return with_model
 
 
 # --- watching ------------------------------------------------------------------------
