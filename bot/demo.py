@@ -22,8 +22,9 @@ from bot.console.auth import find_staff
 from bot.conversations import find_contact, get_or_create_contact
 from bot.hours import OpeningHours
 from bot.i18n import answer_text
+from bot.kb import live
 from bot.models import Conversation, Direction, Message, MessageStatus, Owner, Role, Sender
-from bot.nlu.knowledge import KnowledgeError, get_knowledge
+from bot.nlu.knowledge import KnowledgeError
 
 DEMO_EMAIL = "demo@helpline.test"
 DEMO_CHANNEL = "webchat"
@@ -106,7 +107,7 @@ def _bot_text(settings: Settings, text: str, language: str) -> tuple[str, str | 
         return text, None
     topic = text.removeprefix("kb:")
     try:
-        answer = get_knowledge(settings).answer(topic, language).answer
+        answer = live.knowledge(settings).answer(topic, language).answer
         return answer_text(settings, OpeningHours.from_settings(settings), answer, language), topic
     except (KnowledgeError, KeyError, OSError):
         return f"[{topic}]", topic

@@ -32,6 +32,7 @@ from bot import conversations, inbox, outbox
 from bot.broadcasts import sending as broadcasts
 from bot.channels import Channels, build_channels
 from bot.config import Settings
+from bot.kb import live
 from bot.models import utcnow
 from bot.ops import malloc as memory
 from bot.privacy import erasure, retention
@@ -119,12 +120,14 @@ async def run_worker(
     wakeup: Wakeup | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> None:
-    """Run every job in ``JOBS`` until ``stop`` is set."""
+    """Run every job in ``JOBS`` until ``stop`` is set, following what staff publish in
+    the knowledge base (``bot.kb.live``)."""
     own_channels = channels is None
     channels = channels if channels is not None else build_channels(settings)
     wakeup = wakeup or Wakeup()
     try:
         async with asyncio.TaskGroup() as group:
+            group.create_task(live.watch(engine, settings, stop), name="knowledge-base")
             for job in list(JOBS):
                 group.create_task(
                     _loop(job, engine, settings, channels, stop, wakeup, clock),
@@ -186,8 +189,9 @@ async def _wait_any(*events: asyncio.Event, timeout: float) -> None:
 
 @contextlib.asynccontextmanager
 async def running(app: FastAPI) -> AsyncIterator[None]:
-    """The app's channels, the webhooks' inbound writer and, unless
-    ``HELPLINE_RUN_WORKER`` is false, the worker loop, for the app's lifetime."""
+    """The app's channels, the webhooks' inbound writer, the published knowledge base
+    followed and, unless ``HELPLINE_RUN_WORKER`` is false, the worker loop, for the
+    app's lifetime."""
     settings: Settings = app.state.settings
     channels = build_channels(settings)
     wakeup = Wakeup()
@@ -200,6 +204,10 @@ async def running(app: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(
             run_worker(app.state.engine, settings, stop, channels=channels, wakeup=wakeup),
             name="helpline-worker",
+        )
+    else:  # the console still shows, and the webhooks check, what is published
+        task = asyncio.create_task(
+            live.watch(app.state.engine, settings, stop), name="knowledge-base"
         )
     try:
         yield

@@ -32,6 +32,7 @@ from bot.config import LANGUAGES, Settings
 from bot.db import session_scope
 from bot.hours import OpeningHours
 from bot.i18n import isolate
+from bot.kb import live
 from bot.messages import Button
 from bot.models import (
     Broadcast,
@@ -46,7 +47,6 @@ from bot.models import (
     StaffUser,
     utcnow,
 )
-from bot.nlu.knowledge import get_knowledge
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def create(
     """Store a broadcast to send at ``at`` (now by default); returns it and its counts."""
     now = now or utcnow()
     cleaned = clean_texts(texts)
-    if topic and topic not in get_knowledge(settings).topics:
+    if topic and topic not in live.knowledge(settings).topics:
         raise BroadcastError(f"unknown topic: {topic}")
     when = at or now
     if when.tzinfo is None:
@@ -253,7 +253,7 @@ def _queue_batch(
         log.info("broadcast %s: every recipient is queued", broadcast.id)
         return 1
     template_sids = settings.broadcast_template_sids or settings.twilio_template_sids
-    knowledge = get_knowledge(settings) if broadcast.topic else None
+    knowledge = live.knowledge(settings) if broadcast.topic else None
     latest = _latest_conversations(session, [c.id for c in contacts if c.id is not None])
     for contact in contacts:
         assert contact.id is not None and contact.language is not None

@@ -4,7 +4,9 @@
 stdin and writes one JSON line per input, in order:
 ``{"topic": "asylum.dublin" or null, "score": 0.0-1.0, "lang": "ps"}``. A line that is
 not such an object gets ``{"error": ...}`` in its place, so outputs stay in step.
-Heavy imports happen inside the commands: the first answer comes quickly.
+Both read the knowledge base published in the database when there is one, else
+``knowledge/`` (``bot.kb.live``; no database is created to find out). Heavy imports
+happen inside the commands: the first answer comes quickly.
 """
 
 from __future__ import annotations
@@ -38,9 +40,9 @@ def _answer(matcher: Matcher, line: str) -> dict[str, Any]:
 
 def match() -> None:
     """Match JSON lines from stdin; write one JSON line per input to stdout."""
-    from bot.nlu import get_matcher
+    from bot.kb import live
 
-    matcher = get_matcher(get_settings())
+    matcher = live.matcher(get_settings())
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -60,7 +62,8 @@ def evaluate(
     ),
 ) -> None:
     """Score the matcher on FILE: top-1, urgent recall, nulls answered, language, latency."""
-    from bot.nlu import evaluation, get_matcher
+    from bot.kb import live
+    from bot.nlu import evaluation
 
     if staff_examples:
         if file is not None:
@@ -76,7 +79,7 @@ def evaluate(
     except evaluation.EvalFormatError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    matcher = get_matcher(get_settings())
+    matcher = live.matcher(get_settings())
     if items:
         matcher.match(items[0].text)  # warm up: the first call loads lazily
     table = evaluation.score_by_language(evaluation.run(matcher.match, items))

@@ -24,8 +24,8 @@ from bot.console.routing import console_router
 from bot.console.templating import render, translator
 from bot.deps import RowId, SessionDep
 from bot.i18n import RTL_LANGUAGES
+from bot.kb import live
 from bot.models import Broadcast, StaffUser, utcnow
-from bot.nlu.knowledge import get_knowledge
 
 router = console_router()
 PAGE_SIZE = 50
@@ -84,7 +84,7 @@ def _form_context(settings: Settings) -> dict[str, Any]:
         "language_names": LANGUAGE_NAMES,
         "rtl": RTL_LANGUAGES,
         "channels": CHANNELS,
-        "topics": sorted(get_knowledge(settings).topics),
+        "topics": sorted(live.knowledge(settings).topics),
         "max_text": MAX_TEXT,
     }
 

@@ -18,7 +18,8 @@ import yaml
 from bot.config import Settings
 from bot.hours import OpeningHours
 from bot.i18n import answer_text, speaker, strip_isolates
-from bot.nlu.knowledge import KnowledgeBase, KnowledgeError, get_knowledge
+from bot.kb import live
+from bot.nlu.knowledge import KnowledgeBase, KnowledgeError
 
 log = logging.getLogger(__name__)
 REFERENCE_LANGUAGES = ("nl", "fr", "en")
@@ -39,7 +40,7 @@ class Canned:
 def knowledge(settings: Settings) -> KnowledgeBase | None:
     """The knowledge base, or None when it cannot be loaded (the console still works)."""
     try:
-        return get_knowledge(settings)
+        return live.knowledge(settings)
     except (KnowledgeError, OSError) as exc:
         log.warning("knowledge base unavailable for the console: %s", type(exc).__name__)
         return None

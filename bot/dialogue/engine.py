@@ -46,10 +46,11 @@ from bot.dialogue.flows import (
 from bot.handoff import HandoffResult, returning_staff
 from bot.hours import OpeningHours
 from bot.i18n import LANGUAGE_NAMES, Speaker, answer_details, answer_text, isolate, speaker
+from bot.kb import live
 from bot.messages import Button
 from bot.models import Contact, Conversation, Message, Owner
-from bot.nlu import Match, Matcher, get_matcher
-from bot.nlu.knowledge import KnowledgeBase, get_knowledge
+from bot.nlu import Match, Matcher, backend
+from bot.nlu.knowledge import KnowledgeBase
 from bot.nlu.text import normalize
 from bot.ops.observability import MATCHES
 
@@ -107,12 +108,18 @@ class FlowEngine:
 
 
 def get_flow_engine(settings: Settings, matcher: Matcher | None = None) -> FlowEngine:
-    """The engine for these settings, with the real knowledge base and matcher."""
+    """The engine for these settings, with the knowledge base the bot says now and the
+    matcher trained on it (``bot.kb.live``), both of one snapshot: the worker takes one
+    per batch, so a publish applies from the next batch on."""
+    snapshot = live.current(settings, matcher=matcher is None)
+    if matcher is None:
+        assert snapshot.matcher is not None
+        matcher = backend(settings, snapshot.matcher)
     return FlowEngine(
         settings,
         _cached_flows(settings.flows_dir),
-        get_knowledge(settings),
-        matcher or get_matcher(settings),
+        snapshot.knowledge,
+        matcher,
         OpeningHours.from_settings(settings),
     )
 

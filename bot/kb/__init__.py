@@ -3,7 +3,9 @@
 ``store`` keeps every version of every topic (``KbRevision``: the topic's whole YAML,
 as in ``knowledge/<id>.yaml``), imports and exports ``knowledge/``, saves drafts,
 publishes (raising ``KbState.version``), reverts, and marks translations reviewed.
-``yamltext`` writes a topic back as YAML when staff changed it. The files in
+``live`` holds, in each process, the published knowledge base the bot says and the
+matcher trained on it, and follows every publish within seconds. ``yamltext`` writes a
+topic back as YAML when staff changed it. The files in
 ``knowledge/`` stay the way a team keeps the knowledge base in git: ``helpline kb
 import`` and ``helpline kb export`` move it between the two, and the bot reads the
 folder whenever the database has nothing published (``helpline match`` and ``helpline

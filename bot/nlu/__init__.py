@@ -6,8 +6,9 @@ tells which of the six languages a message is in; ``urgent`` catches emergencies
 message, or abstains; ``rasa`` lets a Rasa server pick it instead; ``evaluation``
 scores a matcher. Here is the matcher's contract with the rest of helpline: ``Match``,
 the ``Matcher`` every backend is, and ``get_matcher``, which picks the backend
-(``HELPLINE_NLU``). Nothing in this package touches the database; nothing downloads
-anything or needs a server but the Rasa backend, when chosen.
+(``HELPLINE_NLU``). Nothing in this package touches the database (what is published
+there, ``bot.kb.live`` hands to these same classes); nothing downloads anything or
+needs a server but the Rasa backend, when chosen.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from bot.config import Settings
 
-__all__ = ["Match", "Matcher", "get_matcher"]
+__all__ = ["Match", "Matcher", "backend", "get_matcher"]
 
 
 @dataclass(frozen=True)
@@ -54,14 +55,21 @@ class Matcher(Protocol):
 
 def get_matcher(settings: Settings) -> Matcher:
     """The built-in matcher of ``settings.knowledge_dir``, trained once and cached under
-    var/; with ``HELPLINE_NLU=rasa``, the Rasa backend around it (docs/rasa.md)."""
+    var/; with ``HELPLINE_NLU=rasa``, the Rasa backend around it (docs/rasa.md). The bot
+    and ``helpline match`` use ``bot.kb.live.matcher``: the published knowledge base's."""
     # Imported when called: every import of a bot.nlu module runs this one, and most
     # need neither numpy nor the model.
     from bot.nlu.matcher import builtin_matcher
 
-    matcher = builtin_matcher(settings)
+    return backend(settings, builtin_matcher(settings))
+
+
+def backend(settings: Settings, builtin: Matcher) -> Matcher:
+    """The configured backend around ``builtin``: itself, or Rasa falling back on it."""
     if settings.nlu == "rasa":
+        from bot.nlu.matcher import Matcher as BuiltinMatcher
         from bot.nlu.rasa import rasa_matcher
 
-        return rasa_matcher(settings, matcher)
-    return matcher
+        assert isinstance(builtin, BuiltinMatcher)
+        return rasa_matcher(settings, builtin)
+    return builtin

@@ -297,7 +297,8 @@ def cached_knowledge(path: Path) -> KnowledgeBase:
 
 
 def get_knowledge(settings: Settings) -> KnowledgeBase:
-    """The knowledge base of ``settings.knowledge_dir``, loaded once per directory."""
+    """The knowledge base of ``settings.knowledge_dir``, loaded once per directory. What
+    the bot says is ``bot.kb.live.knowledge``: the published one, else this."""
     return cached_knowledge(Path(settings.knowledge_dir).resolve())
 
 

@@ -26,6 +26,7 @@ import hashlib
 import math
 import os
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -295,21 +296,41 @@ class Matcher:
 
 def knowledge_fingerprint(knowledge_dir: Path) -> str:
     """Changes whenever a knowledge file, the chit-chat list or the matcher's code does."""
+    files = sorted(knowledge_dir.glob("*.yaml"))
+    return _fingerprint((file.name, file.read_bytes()) for file in files if file.is_file())
+
+
+def texts_fingerprint(texts: Mapping[str, str]) -> str:
+    """``knowledge_fingerprint`` of a knowledge base given as texts (file name -> YAML),
+    as the database publishes it: the same texts give the same model file, so another
+    instance with the same home loads what one trained."""
+    return _fingerprint((name, texts[name].encode()) for name in sorted(texts))
+
+
+def _fingerprint(files: Iterable[tuple[str, bytes]]) -> str:
     digest = hashlib.sha256(MODEL_VERSION.encode())
     code = [Path(__file__).with_name(f"{name}.py") for name in MODEL_MODULES]
     extra = (OUT_OF_SCOPE_FILE, STAFF_ONLY_FILE)
-    for file in (*sorted(knowledge_dir.glob("*.yaml")), *extra, *code):
-        if not file.is_file():
-            continue
-        digest.update(file.name.encode() + b"\0" + file.read_bytes() + b"\0")
+    for name, content in files:
+        digest.update(name.encode() + b"\0" + content + b"\0")
+    for file in (*extra, *code):
+        if file.is_file():
+            digest.update(file.name.encode() + b"\0" + file.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
-def load_or_train(knowledge: KnowledgeBase, cache_dir: Path | None) -> Matcher:
-    """The matcher for ``knowledge``, from ``cache_dir`` when it was trained before."""
-    if cache_dir is None or knowledge.path is None:
+def load_or_train(
+    knowledge: KnowledgeBase, cache_dir: Path | None, *, fingerprint: str | None = None
+) -> Matcher:
+    """The matcher for ``knowledge``, from ``cache_dir`` when it was trained before.
+
+    ``fingerprint`` names the model file (``texts_fingerprint`` of a published knowledge
+    base); without it, ``knowledge.path``'s ``knowledge_fingerprint`` does."""
+    if fingerprint is None and knowledge.path is not None:
+        fingerprint = knowledge_fingerprint(knowledge.path)
+    if cache_dir is None or fingerprint is None:
         return Matcher.train(knowledge)
-    path = cache_dir / f"matcher-{knowledge_fingerprint(knowledge.path)}.npz"
+    path = cache_dir / f"matcher-{fingerprint}.npz"
     try:
         return Matcher.load(path, knowledge)
     except (OSError, ValueError, KeyError):
@@ -334,15 +355,17 @@ def _prune(cache_dir: Path, keep: Path, spare: int = 3) -> None:
 
 
 @lru_cache(maxsize=4)
-def _cached_matcher(knowledge_dir: Path, cache_dir: Path) -> Matcher:
+def folder_matcher(knowledge_dir: Path, cache_dir: Path) -> Matcher:
+    """The matcher of the knowledge/ folder ``knowledge_dir``, once per process."""
     return load_or_train(cached_knowledge(knowledge_dir), cache_dir)
 
 
 def builtin_matcher(settings: Settings) -> Matcher:
     """The matcher of ``settings.knowledge_dir``, trained once and cached under var/
-    (``bot.nlu.get_matcher`` chooses between it and the Rasa backend)."""
+    (``bot.nlu.get_matcher`` chooses between it and the Rasa backend). What the bot
+    uses is ``bot.kb.live.matcher``: the published knowledge base's, else this."""
     knowledge = get_knowledge(settings)
     assert knowledge.path is not None
     cache_dir = settings.home / "var" / "cache"
     langid_model.use_cache_dir(cache_dir)
-    return _cached_matcher(knowledge.path, cache_dir)
+    return folder_matcher(knowledge.path, cache_dir)
