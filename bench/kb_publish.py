@@ -57,7 +57,7 @@ HELPLINE = str(Path(load.PYTHON).parent / "helpline")
 _people = itertools.count(7_700_000_001)
 
 
-def environment(database_url: str, home: Path, telegram: TimedTelegram) -> dict[str, str]:
+def environment(database_url: str, home: Path, telegram: FakeTelegramAPI) -> dict[str, str]:
     """``helpline serve``'s environment: ``home`` for its cache, the checkout's content."""
     root = Path(load.ROOT)
     return dict(
