@@ -26,7 +26,17 @@ BROWSER_TESTS = [
 ]
 
 
+# How long an ``expect(...)`` waits for its condition. Playwright's default, 5 s, is
+# shorter than a busy two-core CI machine sometimes needs to render a page's update
+# (seen: a translation shown after more than 5 s while another suite ran). A condition
+# met sooner ends the wait sooner: this only lets a slow machine pass what it does right.
+EXPECT_TIMEOUT_MS = 20_000
+
+
 def launch_chromium(playwright: Any) -> Any:
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     return playwright.chromium.launch(
         executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
     )
