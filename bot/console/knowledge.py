@@ -11,6 +11,7 @@ meanwhile, nothing is overwritten and the editor is told to reload.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import HTTPException, Path, Request
@@ -353,6 +354,27 @@ def _back(topic_id: str, notice: str) -> RedirectResponse:
     return RedirectResponse(f"/console/knowledge/topics/{topic_id}?notice={notice}", 303)
 
 
+def _done(
+    request: Request,
+    session: Session,
+    staff: StaffUser,
+    topic_id: str,
+    notice: str,
+    change: Callable[[], object],
+    *,
+    form: Any = None,
+) -> Response:
+    """Make ``change`` (a store call) and commit it, then back to the topic with
+    ``notice``; when the store refuses it, nothing is kept and the page shows why."""
+    try:
+        change()
+    except store.KbEditError as exc:
+        session.rollback()
+        return _topic_page(request, session, staff, topic_id, form=form, errors=exc.errors)
+    session.commit()
+    return _back(topic_id, notice)
+
+
 @router.get("/knowledge/topics/{topic_id}")
 def topic_page(
     request: Request, topic_id: TopicId, session: SessionDep, staff: CurrentEditor
@@ -396,18 +418,18 @@ async def save_draft(
         changes = _changes(form, raw)
         if not changes and store.draft_of(session, topic_id) is not None:
             return _back(topic_id, "saved")
-        store.save_draft(
-            session,
-            topic_id,
-            staff,
-            changes=changes,
-            summary=str(form.get("summary") or "").strip(),
-        )
     except store.KbEditError as exc:
-        session.rollback()
         return _topic_page(request, session, staff, topic_id, form=form, errors=exc.errors)
-    session.commit()
-    return _back(topic_id, "saved")
+    summary = str(form.get("summary") or "").strip()
+    return _done(
+        request,
+        session,
+        staff,
+        topic_id,
+        "saved",
+        lambda: store.save_draft(session, topic_id, staff, changes=changes, summary=summary),
+        form=form,
+    )
 
 
 @router.post("/knowledge/topics/{topic_id}/discard")
@@ -435,13 +457,15 @@ async def publish(
         return _topic_page(
             request, session, staff, topic_id, errors=[N_("There is no draft to publish.")]
         )
-    try:
-        store.publish(session, draft.id, staff, review_required=settings.kb_review_required)
-    except store.KbEditError as exc:
-        session.rollback()
-        return _topic_page(request, session, staff, topic_id, errors=exc.errors)
-    session.commit()
-    return _back(topic_id, "published")
+    draft_id, required = draft.id, settings.kb_review_required
+    return _done(
+        request,
+        session,
+        staff,
+        topic_id,
+        "published",
+        lambda: store.publish(session, draft_id, staff, review_required=required),
+    )
 
 
 @router.post("/knowledge/topics/{topic_id}/reviewed")
@@ -459,15 +483,15 @@ async def mark_reviewed(
             topic_id,
             errors=[N_("Tick the languages you compared.")],
         )
-    try:
-        store.mark_reviewed(
-            session, topic_id, staff, languages=languages, note=str(form.get("note") or "")
-        )
-    except store.KbEditError as exc:
-        session.rollback()
-        return _topic_page(request, session, staff, topic_id, errors=exc.errors)
-    session.commit()
-    return _back(topic_id, "reviewed")
+    note = str(form.get("note") or "")
+    return _done(
+        request,
+        session,
+        staff,
+        topic_id,
+        "reviewed",
+        lambda: store.mark_reviewed(session, topic_id, staff, languages=languages, note=note),
+    )
 
 
 # --- history -------------------------------------------------------------------------
@@ -513,13 +537,14 @@ async def revert(
     number = str(form.get("number") or "")
     if not number.isdigit():
         raise HTTPException(400, N_("The form is incomplete or not valid. Go back and check it."))
-    try:
-        store.revert(session, topic_id, int(number), staff)
-    except store.KbEditError as exc:
-        session.rollback()
-        return _topic_page(request, session, staff, topic_id, errors=exc.errors)
-    session.commit()
-    return _back(topic_id, "reverted")
+    return _done(
+        request,
+        session,
+        staff,
+        topic_id,
+        "reverted",
+        lambda: store.revert(session, topic_id, int(number), staff),
+    )
 
 
 # --- the urgent rules ----------------------------------------------------------------
