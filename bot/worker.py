@@ -127,7 +127,7 @@ async def run_worker(
     wakeup = wakeup or Wakeup()
     try:
         async with asyncio.TaskGroup() as group:
-            group.create_task(live.watch(engine, settings, stop), name="knowledge-base")
+            group.create_task(live.watch(settings, stop), name="knowledge-base")
             for job in list(JOBS):
                 group.create_task(
                     _loop(job, engine, settings, channels, stop, wakeup, clock),
@@ -206,9 +206,7 @@ async def running(app: FastAPI) -> AsyncIterator[None]:
             name="helpline-worker",
         )
     else:  # the console still shows, and the webhooks check, what is published
-        task = asyncio.create_task(
-            live.watch(app.state.engine, settings, stop), name="knowledge-base"
-        )
+        task = asyncio.create_task(live.watch(settings, stop), name="knowledge-base")
     try:
         yield
     finally:

@@ -248,7 +248,7 @@ def _with_matcher(settings: Settings, source: _Source, held: Snapshot) -> Snapsh
 # --- watching ------------------------------------------------------------------------
 
 
-def poll_once(engine: Engine, settings: Settings) -> Snapshot:
+def poll_once(engine: Engine | None, settings: Settings) -> Snapshot:
     """One look at the version, with ``engine``; a new one is loaded before it is swapped
     in, its matcher trained when this process answered with one before."""
     source = _source(settings)
@@ -258,18 +258,22 @@ def poll_once(engine: Engine, settings: Settings) -> Snapshot:
     return _refresh(settings, source, engine, train=train)
 
 
-async def watch(engine: Engine, settings: Settings, stop: asyncio.Event) -> None:
+async def watch(settings: Settings, stop: asyncio.Event) -> None:
     """Follow what is published until ``stop`` is set.
 
     Each look runs in a thread of its own (a daemon: a shutdown does not wait for a
     training to finish; the next start loads or trains again)."""
     source = _source(settings)
     source.watchers += 1
+    # Its own engine, without a pool: a look still running when the service stops (a
+    # daemon thread) opens and closes its own connection, never one of a pool that the
+    # service has disposed of meanwhile (which would be left open).
+    checking = _checking_engine(settings)
     try:
         while not stop.is_set():
             looked = asyncio.get_running_loop().create_future()
             threading.Thread(
-                target=_look, args=(engine, settings, looked), name="kb-live", daemon=True
+                target=_look, args=(checking, settings, looked), name="kb-live", daemon=True
             ).start()
             stopping = asyncio.ensure_future(stop.wait())
             try:
@@ -284,7 +288,7 @@ async def watch(engine: Engine, settings: Settings, stop: asyncio.Event) -> None
         source.watchers -= 1
 
 
-def _look(engine: Engine, settings: Settings, done: asyncio.Future[None]) -> None:
+def _look(engine: Engine | None, settings: Settings, done: asyncio.Future[None]) -> None:
     try:
         poll_once(engine, settings)
     except Exception:  # e.g. knowledge/ itself broken: try again next time

@@ -345,9 +345,17 @@ def load_or_train(
 
 def _prune(cache_dir: Path, keep: Path, spare: int = 3) -> None:
     """Each edit of knowledge/ trains a new model, a large file: keep the newest few."""
+
+    def modified(path: Path) -> float:
+        try:
+            return path.stat().st_mtime
+        except FileNotFoundError:  # another process pruned it meanwhile
+            return 0.0
+
+    # Another process's file being written (``*.tmp.npz``) is not pruned under it.
     older = sorted(
-        (p for p in cache_dir.glob("matcher-*.npz") if p != keep),
-        key=lambda p: p.stat().st_mtime,
+        (p for p in cache_dir.glob("matcher-*.npz") if p != keep and ".tmp." not in p.name),
+        key=modified,
         reverse=True,
     )
     for stale in older[spare:]:
