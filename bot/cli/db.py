@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import typer
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from bot import db
 from bot.config import Settings, get_settings
@@ -20,6 +22,9 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> 
         _first_knowledge(settings)
 
 
+KNOWLEDGE_LOCK = 727275  # beside the migrations' own (727274, bot/migrations/env.py)
+
+
 def _first_knowledge(settings: Settings) -> None:
     """The first upgrade loads knowledge/ into the database, where staff edit it."""
     from bot.kb import store
@@ -27,9 +32,16 @@ def _first_knowledge(settings: Settings) -> None:
     engine = db.make_engine(settings.database_url)
     try:
         with db.session_scope(engine) as session:
+            if engine.dialect.name == "postgresql":
+                # Instances started together upgrade together: one loads, the others
+                # wait here, then find it loaded (the lock ends with the transaction).
+                session.exec(text(f"SELECT pg_advisory_xact_lock({KNOWLEDGE_LOCK})"))  # type: ignore[call-overload]
             if not store.is_empty(session):
                 return
             result = store.import_directory(session, settings.knowledge_dir)
+    except IntegrityError:
+        # SQLite has no such lock: another instance loaded it first, and its rows won.
+        return
     except store.KbEditError as exc:
         typer.echo(
             f"knowledge base not loaded: {settings.knowledge_dir} fails validation "
