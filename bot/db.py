@@ -63,6 +63,17 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             raise
 
 
+@contextmanager
+def database_session(database_url: str) -> Iterator[Session]:
+    """``session_scope`` on an engine of its own, closed afterwards (a CLI command)."""
+    engine = make_engine(database_url)
+    try:
+        with session_scope(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
 def alembic_config(database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))

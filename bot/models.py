@@ -539,7 +539,6 @@ class KbState(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     version: int = 0
-    fingerprint: str = Field(default="", max_length=64, description="sha256 of what is published")
     published_at: datetime | None = None
 
 

@@ -29,10 +29,9 @@ def _first_knowledge(settings: Settings) -> None:
     """The first upgrade loads knowledge/ into the database, where staff edit it."""
     from bot.kb import store
 
-    engine = db.make_engine(settings.database_url)
     try:
-        with db.session_scope(engine) as session:
-            if engine.dialect.name == "postgresql":
+        with db.database_session(settings.database_url) as session:
+            if session.get_bind().dialect.name == "postgresql":
                 # Instances started together upgrade together: one loads, the others
                 # wait here, then find it loaded (the lock ends with the transaction).
                 session.exec(text(f"SELECT pg_advisory_xact_lock({KNOWLEDGE_LOCK})"))  # type: ignore[call-overload]
@@ -49,8 +48,6 @@ def _first_knowledge(settings: Settings) -> None:
             err=True,
         )
         return
-    finally:
-        engine.dispose()
     typer.echo(f"knowledge base loaded: {len(result.added)} topics, version {result.version}")
 
 

@@ -3,17 +3,12 @@ database (where staff edit it in the console)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
+from bot import db
 from bot.config import get_settings
-
-if TYPE_CHECKING:
-    from sqlmodel import Session
 
 app = typer.Typer(
     help="Check the knowledge base; import knowledge/ into the database, export it back.",
@@ -21,20 +16,6 @@ app = typer.Typer(
 )
 
 DirArgument = typer.Argument(None, help="Knowledge directory (default: HELPLINE_KNOWLEDGE_DIR).")
-
-
-@contextmanager
-def _database() -> Iterator[Session]:
-    """A session on the configured database, committed on success; the engine is
-    closed after."""
-    from bot import db
-
-    engine = db.make_engine(get_settings().database_url)
-    try:
-        with db.session_scope(engine) as session:
-            yield session
-    finally:
-        engine.dispose()
 
 
 def _directory(directory: Path | None) -> Path:
@@ -58,7 +39,7 @@ def validate(
     if database:
         from bot.kb import store
 
-        with _database() as session:
+        with db.database_session(get_settings().database_url) as session:
             current = store.published(session)
         if current is None:
             typer.echo("error: nothing is published in the database", err=True)
@@ -97,7 +78,7 @@ def import_(
 
     path = _directory(directory)
     try:
-        with _database() as session:
+        with db.database_session(get_settings().database_url) as session:
             result = store.import_directory(session, path, remove_missing=not keep_missing)
     except store.KbEditError as exc:
         for error in exc.errors:
@@ -115,7 +96,7 @@ def export(
     for byte as imported, so that a team can keep it in git."""
     from bot.kb import store
 
-    with _database() as session:
+    with db.database_session(get_settings().database_url) as session:
         if store.published(session) is None:
             typer.echo("error: nothing is published in the database", err=True)
             raise typer.Exit(1)

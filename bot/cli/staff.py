@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import typer
-from sqlmodel import Session
 
 from bot import db
 from bot.config import get_settings
@@ -31,17 +28,6 @@ def read_password() -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
-@contextmanager
-def accounts_session() -> Iterator[Session]:
-    """A session that commits on success; its engine is closed afterwards."""
-    engine = db.make_engine(get_settings().database_url)
-    try:
-        with db.session_scope(engine) as session:
-            yield session
-    finally:
-        engine.dispose()
-
-
 def _fail(message: str) -> typer.Exit:
     typer.echo(message, err=True)
     return typer.Exit(1)
@@ -60,7 +46,7 @@ def add(
     """Create a console account; the password comes from a prompt or from stdin."""
     password = read_password()
     try:
-        with accounts_session() as session:
+        with db.database_session(get_settings().database_url) as session:
             user = create_staff(
                 session,
                 email,
@@ -78,7 +64,7 @@ def add(
 @app.command("list")
 def list_accounts() -> None:
     """Every account, with its role and whether it can log in."""
-    with accounts_session() as session:
+    with db.database_session(get_settings().database_url) as session:
         for user in all_staff(session):
             state = "active" if user.active else "deactivated"
             last = user.last_login_at.strftime("%Y-%m-%d %H:%M") if user.last_login_at else "never"
@@ -90,7 +76,7 @@ def password(email: str = typer.Argument(..., help="Login e-mail address.")) -> 
     """Set a new password (prompt or stdin); clears failed logins and ends its sessions."""
     new_password = read_password()
     try:
-        with accounts_session() as session:
+        with db.database_session(get_settings().database_url) as session:
             set_password(session, email, new_password, settings=get_settings())
     except AccountError as exc:
         raise _fail(str(exc)) from exc
@@ -101,7 +87,7 @@ def password(email: str = typer.Argument(..., help="Login e-mail address.")) -> 
 def deactivate_account(email: str = typer.Argument(..., help="Login e-mail address.")) -> None:
     """Stop an account from logging in (its history stays)."""
     try:
-        with accounts_session() as session:
+        with db.database_session(get_settings().database_url) as session:
             deactivate(session, email)
     except AccountError as exc:
         raise _fail(str(exc)) from exc
@@ -115,7 +101,7 @@ def broadcaster(
 ) -> None:
     """Let an account send broadcasts (admins may anyway), or with --off no longer."""
     try:
-        with accounts_session() as session:
+        with db.database_session(get_settings().database_url) as session:
             set_broadcaster(session, email, allowed=not off)
     except AccountError as exc:
         raise _fail(str(exc)) from exc

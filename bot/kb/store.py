@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -93,7 +92,6 @@ class Published:
     """The published knowledge base: its version, and each topic's text by file name."""
 
     version: int
-    fingerprint: str
     texts: dict[str, str]
 
     def knowledge(self) -> KnowledgeBase:
@@ -125,20 +123,13 @@ def _texts(rows: Iterable[KbRevision]) -> dict[str, str]:
     return {f"{row.topic_id}.yaml": row.content for row in rows if not row.removed}
 
 
-def fingerprint(texts: Mapping[str, str]) -> str:
-    digest = hashlib.sha256()
-    for name in sorted(texts):
-        digest.update(name.encode() + b"\0" + texts[name].encode() + b"\0")
-    return digest.hexdigest()
-
-
 def published(session: Session) -> Published | None:
     """What the bot says now, or None when nothing was published (read ``knowledge/``)."""
     current = state(session)
     if current.version == 0:
         return None
     texts = _texts(_published_rows(session))
-    return Published(current.version, current.fingerprint, texts)
+    return Published(current.version, texts)
 
 
 def published_of(session: Session, topic_id: str) -> KbRevision | None:
@@ -412,9 +403,6 @@ def _bump(session: Session) -> int:
         row = KbState(id=1, version=0)
     row.version += 1
     row.published_at = utcnow()
-    session.add(row)
-    session.flush()
-    row.fingerprint = fingerprint(_texts(_published_rows(session)))
     session.add(row)
     session.flush()
     return row.version
