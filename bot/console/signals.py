@@ -29,6 +29,16 @@ def mark_seen(session: Session, staff_id: int, conversation_id: int) -> None:
     ).one()
     if newest is None:
         return
+    seen = session.exec(
+        select(ConversationSeen.message_id).where(
+            ConversationSeen.staff_id == staff_id,
+            ConversationSeen.conversation_id == conversation_id,
+        )
+    ).first()
+    if seen is not None and seen >= newest:
+        # Nothing new: no write and no lock (a page polls often; an erasure skips a
+        # conversation someone holds, and would wait for as long as the page is open).
+        return
     # The conversation is held (key share) until the caller commits: an erasure deleting
     # it meanwhile waits for that, and one that deleted it first leaves nothing to mark.
     # Without the lock, PostgreSQL could read the row, then fail the foreign key when the
